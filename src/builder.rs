@@ -1,0 +1,188 @@
+//! Configuration of the layer and its writer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Level;
+
+use crate::capture::{CaptureConfig, install_panic_hook};
+use crate::stats::Counters;
+use crate::time::TimeAnchor;
+use crate::writer::{self, WriterConfig};
+use crate::{Error, HistoryGuard, HistoryLayer, sqlite};
+
+impl HistoryLayer {
+    /// Messages the queue holds before callers wait.
+    /// See also [`HistoryLayerBuilder::queue_capacity`].
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 16_384;
+    /// Messages applied per transaction at most.
+    /// See also [`HistoryLayerBuilder::batch_size`].
+    pub const DEFAULT_BATCH_SIZE: usize = 1024;
+    /// Longest a change waits before it is committed.
+    /// See also [`HistoryLayerBuilder::flush_interval`].
+    pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+    /// Least severe level of events stored in a run's log.
+    /// See also [`HistoryLayerBuilder::capture_level`].
+    pub const DEFAULT_CAPTURE_LEVEL: Level = Level::INFO;
+    /// Longest stored text of one field value, in bytes.
+    /// See also [`HistoryLayerBuilder::max_field_bytes`].
+    pub const DEFAULT_MAX_FIELD_BYTES: usize = 64 * 1024;
+    /// Longest the writer keeps retrying at shutdown.
+    /// See also [`HistoryLayerBuilder::shutdown_timeout`].
+    pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The database file used when none is given.
+    pub const DEFAULT_SQLITE_PATH: &'static str = "history.db";
+
+    /// Starts configuring a layer; finish with [`HistoryLayerBuilder::build`].
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let (layer, guard) = workflow_history::HistoryLayer::builder()
+    ///     .sqlite("history.db")
+    ///     .capture_level(tracing::Level::DEBUG)
+    ///     .retention(chrono::Duration::days(90))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> HistoryLayerBuilder {
+        HistoryLayerBuilder::default()
+    }
+}
+
+/// Configures a [`HistoryLayer`] and its writer; made by [`HistoryLayer::builder`].
+#[derive(Debug, Clone)]
+pub struct HistoryLayerBuilder {
+    sqlite_path: PathBuf,
+    queue_capacity: usize,
+    writer: WriterConfig,
+    capture: CaptureConfig,
+    capture_panic_messages: bool,
+}
+
+impl Default for HistoryLayerBuilder {
+    fn default() -> Self {
+        HistoryLayerBuilder {
+            sqlite_path: PathBuf::from(HistoryLayer::DEFAULT_SQLITE_PATH),
+            queue_capacity: HistoryLayer::DEFAULT_QUEUE_CAPACITY,
+            writer: WriterConfig {
+                batch_size: HistoryLayer::DEFAULT_BATCH_SIZE,
+                flush_interval: HistoryLayer::DEFAULT_FLUSH_INTERVAL,
+                retention: None,
+                shutdown_timeout: HistoryLayer::DEFAULT_SHUTDOWN_TIMEOUT,
+            },
+            capture: CaptureConfig {
+                capture_level: HistoryLayer::DEFAULT_CAPTURE_LEVEL,
+                max_field_bytes: HistoryLayer::DEFAULT_MAX_FIELD_BYTES,
+                error_events_fail: true,
+            },
+            capture_panic_messages: true,
+        }
+    }
+}
+
+impl HistoryLayerBuilder {
+    /// Records into the SQLite database at `path`, created with its schema
+    /// if missing. By default, this is `history.db` in the working directory.
+    pub fn sqlite(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sqlite_path = path.into();
+        self
+    }
+
+    /// How many messages may wait for the writer. When the queue is full,
+    /// the instrumented thread waits for room: nothing is lost, and the
+    /// application slows to the database's pace. By default, this is
+    /// [`HistoryLayer::DEFAULT_QUEUE_CAPACITY`].
+    pub fn queue_capacity(mut self, messages: usize) -> Self {
+        self.queue_capacity = messages.max(1);
+        self
+    }
+
+    /// At most this many messages go into one transaction. By default, this
+    /// is [`HistoryLayer::DEFAULT_BATCH_SIZE`].
+    pub fn batch_size(mut self, messages: usize) -> Self {
+        self.writer.batch_size = messages.max(1);
+        self
+    }
+
+    /// A change is committed at the latest this long after it arrived; a
+    /// crash loses at most this window. By default, this is
+    /// [`HistoryLayer::DEFAULT_FLUSH_INTERVAL`].
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.writer.flush_interval = interval;
+        self
+    }
+
+    /// Events inside a run at this level or more severe are stored in its
+    /// log. Convention fields (`metric.*`, `skip_reason`, ...) apply at any
+    /// level. By default, this is `INFO`.
+    pub fn capture_level(mut self, level: Level) -> Self {
+        self.capture.capture_level = level;
+        self
+    }
+
+    /// Text values longer than this many bytes are cut, ending in
+    /// `…[truncated N bytes]`. By default, this is 64 KiB.
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        self.capture.max_field_bytes = bytes;
+        self
+    }
+
+    /// Whether an ERROR-level event fails its step or run even without an
+    /// `error` field. An `error` field on an ERROR event, or recorded on the
+    /// span, always fails it. By default, this is `true`.
+    pub fn fail_on_error_events(mut self, enabled: bool) -> Self {
+        self.capture.error_events_fail = enabled;
+        self
+    }
+
+    /// Deletes runs started longer ago than `keep` (with their steps and
+    /// events), at start and hourly, from the writer thread in small
+    /// transactions. By default, nothing is deleted.
+    pub fn retention(mut self, keep: chrono::Duration) -> Self {
+        self.writer.retention = Some(keep);
+        self
+    }
+
+    /// How long dropping the guard keeps retrying commits that fail before
+    /// counting the rest as lost. By default, this is
+    /// [`HistoryLayer::DEFAULT_SHUTDOWN_TIMEOUT`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.writer.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether to wrap the process's panic hook to keep panic messages, so a
+    /// run failed by a panic records the message; the previous hook still
+    /// runs. By default, this is `true`.
+    pub fn capture_panic_messages(mut self, enabled: bool) -> Self {
+        self.capture_panic_messages = enabled;
+        self
+    }
+
+    /// Opens (or creates) and migrates the database, starts the writer
+    /// thread, and returns the layer with the guard that owns the writer.
+    ///
+    /// # Errors
+    /// [`Error::MissingDirectory`], [`Error::NotADatabase`],
+    /// [`Error::SchemaTooNew`], [`Error::Open`] or [`Error::Migration`] when
+    /// the database cannot be used; [`Error::Spawn`] if the thread cannot start.
+    pub fn build(self) -> Result<(HistoryLayer, HistoryGuard), Error> {
+        let conn = sqlite::open(&self.sqlite_path, sqlite::OpenMode::Create)?;
+        let (sender, queue) = crossbeam_channel::bounded(self.queue_capacity);
+        let counters = Arc::new(Counters::default());
+        let handle = writer::spawn(
+            conn,
+            queue,
+            Arc::clone(&counters),
+            TimeAnchor::new(),
+            self.writer,
+        )
+        .map_err(Error::Spawn)?;
+        if self.capture_panic_messages {
+            install_panic_hook();
+        }
+        let layer = HistoryLayer::new(sender.clone(), Arc::clone(&counters), self.capture);
+        Ok((layer, HistoryGuard::new(sender, handle, counters)))
+    }
+}

@@ -1,0 +1,292 @@
+//! The `tracing` layer: notices `workflow` and `step` spans and the events
+//! inside them, and sends compact messages to the writer thread.
+//!
+//! Nothing here touches the database, builds JSON or formats timestamps; per
+//! span state lives in the span's extensions, not in a shared map.
+
+mod panic;
+mod visit;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::{LookupSpan, Scope, SpanRef};
+
+use crate::convention::{LaterField, RUN_SPAN, STEP_SPAN};
+use crate::message::{self, Fields, Lineage, Msg, Opened, SpanKey};
+use crate::stats::Counters;
+use visit::FieldCollector;
+
+pub(crate) use panic::install_hook as install_panic_hook;
+
+/// A `tracing` layer that records `workflow` spans as runs and `step` spans
+/// as steps, with their fields and the events inside them.
+///
+/// Made by [`HistoryLayer::builder`], together with the
+/// [`HistoryGuard`](crate::HistoryGuard) that owns the writer thread.
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+/// # fn docs() -> Result<(), workflow_history::Error> {
+/// let (layer, guard) = workflow_history::HistoryLayer::builder()
+///     .sqlite("history.db")
+///     .build()?;
+/// tracing_subscriber::registry().with(layer).init();
+///
+/// tracing::info_span!("workflow", workflow = "ingest", tier = "T1").in_scope(|| {
+///     tracing::info_span!("step", step = "fetch").in_scope(|| {
+///         tracing::info!(records_processed = 42u64, "fetched");
+///     });
+/// });
+/// drop(guard); // commits everything and stops the writer
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct HistoryLayer {
+    sender: Sender<Msg>,
+    counters: Arc<Counters>,
+    config: CaptureConfig,
+}
+
+/// What the layer captures; fixed when the layer is built.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CaptureConfig {
+    /// Events at this level or more severe go into the run's log.
+    pub(crate) capture_level: Level,
+    /// Longer text values are cut, with a marker.
+    pub(crate) max_field_bytes: usize,
+    /// Whether ERROR-level events fail their step or run.
+    pub(crate) error_events_fail: bool,
+}
+
+/// A tracked span's state, kept in its extensions.
+struct Tracked {
+    key: SpanKey,
+    /// The run the span belongs to: itself for a run.
+    run: SpanKey,
+    /// Present until the first enter sends it to the writer.
+    pending: Option<Pending>,
+}
+
+struct Pending {
+    lineage: Lineage,
+    created_at: Instant,
+    fields: Fields,
+}
+
+fn is_tracked_name(name: &str) -> bool {
+    name == RUN_SPAN || name == STEP_SPAN
+}
+
+impl HistoryLayer {
+    pub(crate) fn new(sender: Sender<Msg>, counters: Arc<Counters>, config: CaptureConfig) -> Self {
+        HistoryLayer {
+            sender,
+            counters,
+            config,
+        }
+    }
+
+    fn send(&self, msg: Msg) {
+        // Blocks while the queue is full (the documented backpressure); fails
+        // only once the writer has stopped, and then the loss is counted.
+        if self.sender.send(msg).is_err() {
+            Counters::add(&self.counters.dropped, 1);
+        }
+    }
+
+    fn collect<'f>(&self, fields: &'f mut Fields) -> FieldCollector<'f> {
+        FieldCollector {
+            fields,
+            max_bytes: self.config.max_field_bytes,
+        }
+    }
+}
+
+/// The key and run of the nearest tracked span in `scope`, if any.
+fn nearest_tracked<'a, S>(scope: Scope<'a, S>) -> Option<(SpanKey, SpanKey)>
+where
+    S: for<'l> LookupSpan<'l>,
+{
+    scope
+        .filter(|span| is_tracked_name(span.name()))
+        .find_map(|span| span.extensions().get::<Tracked>().map(|t| (t.key, t.run)))
+}
+
+/// The key of `span` if it is tracked and has been entered.
+fn entered_key<S>(span: &SpanRef<'_, S>) -> Option<SpanKey>
+where
+    S: for<'l> LookupSpan<'l>,
+{
+    if !is_tracked_name(span.name()) {
+        return None;
+    }
+    let extensions = span.extensions();
+    let tracked = extensions.get::<Tracked>()?;
+    tracked.pending.is_none().then_some(tracked.key)
+}
+
+impl<S> Layer<S> for HistoryLayer
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let metadata = attrs.metadata();
+        let is_run = match metadata.name() {
+            RUN_SPAN => true,
+            STEP_SPAN => false,
+            _ => return,
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let enclosing = span
+            .parent()
+            .and_then(|parent| nearest_tracked(parent.scope()));
+        let key = SpanKey::next();
+        let (lineage, run) = match (is_run, enclosing) {
+            (true, enclosing) => (
+                Lineage::Run {
+                    parent_run: enclosing.map(|(_, run)| run),
+                },
+                key,
+            ),
+            (false, Some((enclosing, run))) => (
+                Lineage::Step {
+                    run,
+                    parent_step: (enclosing != run).then_some(enclosing),
+                },
+                run,
+            ),
+            // A step outside any workflow is not part of any run's history.
+            (false, None) => return,
+        };
+        let mut fields = Vec::with_capacity(metadata.fields().len());
+        attrs.record(&mut self.collect(&mut fields));
+        let tracked = Tracked {
+            key,
+            run,
+            pending: Some(Pending {
+                lineage,
+                created_at: Instant::now(),
+                fields,
+            }),
+        };
+        let mut extensions = span.extensions_mut();
+        if extensions.get_mut::<Tracked>().is_none() {
+            extensions.insert(tracked);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        if !is_tracked_name(span.name()) {
+            return;
+        }
+        let mut extensions = span.extensions_mut();
+        let Some(tracked) = extensions.get_mut::<Tracked>() else {
+            return;
+        };
+        if let Some(pending) = &mut tracked.pending {
+            // Recorded before the first enter: part of what the span started with.
+            values.record(&mut self.collect(&mut pending.fields));
+            return;
+        }
+        let key = tracked.key;
+        drop(extensions);
+        let mut fields = Vec::new();
+        values.record(&mut self.collect(&mut fields));
+        if !fields.is_empty() {
+            self.send(Msg::Recorded { span: key, fields });
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        if !is_tracked_name(span.name()) {
+            return;
+        }
+        let first_enter = {
+            let mut extensions = span.extensions_mut();
+            extensions
+                .get_mut::<Tracked>()
+                .and_then(|tracked| Some((tracked.key, tracked.pending.take()?)))
+        };
+        if let Some((key, pending)) = first_enter {
+            self.send(Msg::Opened(Opened {
+                key,
+                lineage: pending.lineage,
+                metadata: span.metadata(),
+                created_at: pending.created_at,
+                started_at: Instant::now(),
+                fields: pending.fields,
+            }));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        // An exit during unwinding means a panic passed through the span. For
+        // async spans the close comes later, outside the panic, so note it now.
+        if !std::thread::panicking() {
+            return;
+        }
+        let Some(key) = ctx.span(id).as_ref().and_then(entered_key) else {
+            return;
+        };
+        self.send(Msg::Panicked {
+            span: key,
+            message: panic::last_message(),
+        });
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(key) = ctx.span(&id).as_ref().and_then(entered_key) else {
+            return;
+        };
+        if std::thread::panicking() {
+            self.send(Msg::Panicked {
+                span: key,
+                message: panic::last_message(),
+            });
+        }
+        self.send(Msg::Closed {
+            span: key,
+            at: Instant::now(),
+        });
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let metadata = event.metadata();
+        let level = *metadata.level();
+        // tracing orders levels by verbosity: ERROR is the smallest.
+        let keep_in_log = level <= self.config.capture_level;
+        let fails = level == Level::ERROR && self.config.error_events_fail;
+        if !keep_in_log
+            && !fails
+            && !metadata
+                .fields()
+                .iter()
+                .any(|field| LaterField::is_convention(field.name()))
+        {
+            return;
+        }
+        let Some(scope) = ctx.event_scope(event) else {
+            return;
+        };
+        let Some(span) = scope.into_iter().find_map(|span| entered_key(&span)) else {
+            return;
+        };
+        let mut fields = Vec::with_capacity(metadata.fields().len());
+        event.record(&mut self.collect(&mut fields));
+        self.send(Msg::Event(message::Event {
+            span,
+            metadata,
+            at: Instant::now(),
+            fields,
+            keep_in_log,
+            fails,
+        }));
+    }
+}

@@ -1,0 +1,93 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong opening, writing or querying history.
+///
+/// ```
+/// use workflow_history::{Error, HistoryStore};
+/// match HistoryStore::open_sqlite("/no/such/dir/history.db") {
+///     Err(Error::NotFound { path }) => assert!(path.ends_with("history.db")),
+///     other => panic!("unexpected: {other:?}"),
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The directory that should hold the database does not exist.
+    #[error("cannot create the history database {path}: directory {dir} does not exist")]
+    MissingDirectory {
+        /// The database path asked for.
+        path: PathBuf,
+        /// Its missing parent directory.
+        dir: PathBuf,
+    },
+    /// A store was opened on a database file that does not exist.
+    #[error("no history database at {path}")]
+    NotFound {
+        /// The database path asked for.
+        path: PathBuf,
+    },
+    /// The file exists but is not an SQLite database; it was not modified.
+    #[error("{path} is not an SQLite database (left untouched)")]
+    NotADatabase {
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// The database could not be opened.
+    #[error("cannot open the history database {path}: {source}")]
+    Open {
+        /// The database path.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer version of this crate.
+    #[error(
+        "the history database has schema version {found}, newer than the {supported} this version of workflow-history knows; upgrade workflow-history"
+    )]
+    SchemaTooNew {
+        /// Version found in the database.
+        found: i64,
+        /// Newest version this crate can use.
+        supported: i64,
+    },
+    /// A migration failed to apply; the database was left at the previous version.
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        /// The migration's version.
+        version: i64,
+        /// The migration's file name.
+        name: &'static str,
+        /// What the database said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A query or write failed.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// A stored value could not be decoded.
+    #[error("corrupt value in column {column}: {detail}")]
+    Corrupt {
+        /// The column holding it.
+        column: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A status name that is not one of the known statuses.
+    #[error("unknown status {0:?}")]
+    InvalidStatus(String),
+    /// The background writer thread could not be started.
+    #[error("cannot start the history writer thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// The writer has stopped: the guard was shut down or the thread died.
+    #[error("the history writer has stopped")]
+    WriterStopped,
+    /// The writer could not commit what was asked for in time.
+    #[error("the history writer did not finish within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The writer could not commit; the records are kept and retried.
+    #[error("the history writer could not commit: {0}")]
+    WriteFailed(String),
+}

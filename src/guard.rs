@@ -1,0 +1,115 @@
+//! The handle that owns the writer thread.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+
+use crate::Error;
+use crate::message::Msg;
+use crate::stats::{Counters, Stats};
+
+/// Owns the writer thread: flushes on demand, reports counts, and on drop
+/// commits everything queued and joins the thread.
+///
+/// Keep it alive for as long as history should be recorded, typically as a
+/// local of `main`. Binding it to `_` drops it at once and stops recording;
+/// a global subscriber is never dropped, so the guard must be kept
+/// separately. `std::process::exit` skips destructors: call
+/// [`HistoryGuard::shutdown`] (or drop the guard) before it, or the last
+/// batch (at most one flush interval of history) is lost.
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+/// # fn docs() -> Result<(), workflow_history::Error> {
+/// let (layer, guard) = workflow_history::HistoryLayer::builder()
+///     .sqlite("history.db")
+///     .build()?;
+/// tracing_subscriber::registry().with(layer).init();
+/// // ... run workflows ...
+/// guard.flush()?; // everything recorded so far is now committed
+/// let stats = guard.shutdown()?;
+/// assert_eq!(stats.records_lost, 0);
+/// # Ok(()) }
+/// ```
+#[must_use = "dropping the guard stops recording history; keep it alive while workflows run"]
+#[derive(Debug)]
+pub struct HistoryGuard {
+    sender: Sender<Msg>,
+    writer: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+impl HistoryGuard {
+    pub(crate) fn new(
+        sender: Sender<Msg>,
+        writer: JoinHandle<()>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        HistoryGuard {
+            sender,
+            writer: Some(writer),
+            counters,
+        }
+    }
+
+    /// Blocks until everything recorded before the call is committed.
+    ///
+    /// # Errors
+    /// [`Error::WriteFailed`] if the writer could not commit (the records are
+    /// kept and retried), [`Error::WriterStopped`] if it is no longer running.
+    pub fn flush(&self) -> Result<(), Error> {
+        let (answer, reply) = crossbeam_channel::bounded(1);
+        self.sender
+            .send(Msg::Flush(answer))
+            .map_err(|_| Error::WriterStopped)?;
+        match reply.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(Error::WriteFailed(reason)),
+            Err(_) => Err(Error::WriterStopped),
+        }
+    }
+
+    /// Counts of messages, rows and errors so far.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot(self.sender.len())
+    }
+
+    /// Commits everything queued, stops the writer and returns the final
+    /// counts. This is what dropping the guard does, with the outcome visible.
+    ///
+    /// # Errors
+    /// [`Error::WriteFailed`] if some records could not be committed before
+    /// the shutdown timeout (their number is in the message),
+    /// [`Error::WriterStopped`] if the writer thread had died.
+    pub fn shutdown(mut self) -> Result<Stats, Error> {
+        let joined = self.stop();
+        let stats = self.stats();
+        if joined.is_err() {
+            return Err(Error::WriterStopped);
+        }
+        if stats.records_lost > 0 {
+            return Err(Error::WriteFailed(format!(
+                "{} records could not be committed before shutdown",
+                stats.records_lost
+            )));
+        }
+        Ok(stats)
+    }
+
+    fn stop(&mut self) -> std::thread::Result<()> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        // Fails only if the writer already died; joining then reports it.
+        let _ = self.sender.send(Msg::Shutdown);
+        writer.join()
+    }
+}
+
+impl Drop for HistoryGuard {
+    fn drop(&mut self) {
+        // The outcome is visible through `shutdown`; drop stays quiet.
+        let _ = self.stop();
+    }
+}

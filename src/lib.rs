@@ -1,0 +1,79 @@
+//! Persistent, queryable run history for data pipelines, recorded by a
+//! [`tracing`] layer.
+//!
+//! Add [`HistoryLayer`] to a subscriber and annotate the functions you have:
+//! spans named `workflow` become runs, spans named `step` become their
+//! steps, span fields become params, metrics and outputs, and error events
+//! become failures. A background thread batches it all into SQLite;
+//! [`HistoryStore`] reads it back.
+//!
+//! ```no_run
+//! use tracing::instrument;
+//! use tracing_subscriber::prelude::*;
+//!
+//! #[instrument(name = "workflow", fields(workflow = "ingest", metric.rows = tracing::field::Empty))]
+//! fn ingest(tier: &str) -> Result<(), std::io::Error> {
+//!     let rows = fetch()?;
+//!     tracing::Span::current().record("metric.rows", rows);
+//!     Ok(())
+//! }
+//!
+//! #[instrument(name = "step", fields(step = "fetch"), err)]
+//! fn fetch() -> Result<u64, std::io::Error> {
+//!     workflow_history::records_processed(1250);
+//!     Ok(1250)
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let (layer, guard) = workflow_history::HistoryLayer::builder()
+//!         .sqlite("history.db")
+//!         .build()?;
+//!     tracing_subscriber::registry().with(layer).init();
+//!     ingest("T1")?;
+//!     guard.shutdown()?;
+//!
+//!     let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
+//!     for run in store.list_runs(&Default::default())? {
+//!         println!("{} {} {}", run.run_id, run.workflow_name, run.status);
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The conventions are tabulated in the README; the three main types are:
+//! - [`HistoryLayer`], made by [`HistoryLayer::builder`]: captures and sends.
+//! - [`HistoryGuard`]: owns the writer thread; flushes, reports [`Stats`],
+//!   and commits everything queued when dropped.
+//! - [`HistoryStore`]: lists, counts and summarizes runs; applies retention.
+
+#![deny(missing_docs)]
+
+mod builder;
+mod capture;
+mod convention;
+mod error;
+mod guard;
+mod helpers;
+mod message;
+mod model;
+mod query;
+mod schema;
+mod sqlite;
+mod stats;
+mod store;
+mod time;
+mod value;
+mod writer;
+
+pub use builder::HistoryLayerBuilder;
+pub use capture::HistoryLayer;
+pub use error::Error;
+pub use guard::HistoryGuard;
+pub use helpers::{cancel, fail, fail_with_category, quality_passed, records_processed, skip};
+pub use model::{
+    EventKind, JsonMap, RunEvent, RunFilter, RunStatistics, StepRun, StepStatus, WorkflowRun,
+    WorkflowStatus,
+};
+pub use schema::SCHEMA_VERSION;
+pub use stats::Stats;
+pub use store::HistoryStore;

@@ -1,0 +1,106 @@
+//! What the capture layer sends to the writer thread: the only thing the two
+//! sides share.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use tracing::Metadata;
+
+use crate::value::Value;
+
+/// Field values in the order the span or event gave them.
+pub(crate) type Fields = Vec<(&'static str, Value)>;
+
+/// Names one tracked span for the life of the process.
+///
+/// Span ids are reused after a span closes, so the writer needs its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SpanKey(pub(crate) u64);
+
+impl SpanKey {
+    /// A key no other span of this process has had.
+    ///
+    /// Each thread takes keys from a block of its own, so creating spans on
+    /// many threads does not contend on one shared counter.
+    pub(crate) fn next() -> SpanKey {
+        const BLOCK: u64 = 1 << 16;
+        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        RANGE.with(|range| {
+            let (mut next, mut end) = range.get();
+            if next == end {
+                next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            range.set((next + 1, end));
+            SpanKey(next)
+        })
+    }
+}
+
+/// Whether a tracked span is a run or a step, and what encloses it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lineage {
+    /// A `workflow` span, inside another run or not.
+    Run { parent_run: Option<SpanKey> },
+    /// A `step` span of `run`, inside another step or not.
+    Step {
+        run: SpanKey,
+        parent_step: Option<SpanKey>,
+    },
+}
+
+/// A tracked span was entered for the first time.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) key: SpanKey,
+    pub(crate) lineage: Lineage,
+    pub(crate) metadata: &'static Metadata<'static>,
+    pub(crate) created_at: Instant,
+    pub(crate) started_at: Instant,
+    /// Fields given at creation, and any recorded before the first enter.
+    pub(crate) fields: Fields,
+}
+
+/// A `tracing` event inside a run.
+#[derive(Debug)]
+pub(crate) struct Event {
+    /// The innermost tracked span around the event.
+    pub(crate) span: SpanKey,
+    pub(crate) metadata: &'static Metadata<'static>,
+    pub(crate) at: Instant,
+    pub(crate) fields: Fields,
+    /// Store it in the run's log (it is at or above the capture level).
+    pub(crate) keep_in_log: bool,
+    /// It is an ERROR-level event and those fail their step or run.
+    pub(crate) fails: bool,
+}
+
+/// One message from the layer to the writer.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Opened(Opened),
+    /// Fields recorded on an open tracked span with `Span::record`.
+    Recorded {
+        span: SpanKey,
+        fields: Fields,
+    },
+    Event(Event),
+    /// A panic unwound through an open tracked span.
+    Panicked {
+        span: SpanKey,
+        message: Option<String>,
+    },
+    Closed {
+        span: SpanKey,
+        at: Instant,
+    },
+    /// Commit everything received so far, then answer.
+    Flush(Sender<Result<(), String>>),
+    /// Commit everything received so far, then stop.
+    Shutdown,
+}

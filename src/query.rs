@@ -1,0 +1,110 @@
+//! SQL for the run queries, built from a [`RunFilter`].
+//!
+//! Filters become bound parameters, never spliced text, so any user input
+//! is safe to pass through.
+
+use rusqlite::types::Value as SqlValue;
+
+use crate::model::{RunFilter, WorkflowStatus};
+use crate::time::format_timestamp;
+
+/// The statuses whose runs have a duration.
+pub(crate) const FINISHED: &str = "status IN ('COMPLETED', 'FAILED', 'CANCELLED')";
+
+/// A `WHERE` clause (possibly empty) and its parameters, numbered from 1.
+#[derive(Debug, Default)]
+pub(crate) struct Conditions {
+    clauses: Vec<String>,
+    pub(crate) params: Vec<SqlValue>,
+}
+
+impl Conditions {
+    fn bind(&mut self, value: SqlValue) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    /// Adds a condition on a bound value: `column op ?N`.
+    fn push(&mut self, column: &str, op: &str, value: SqlValue) {
+        let slot = self.bind(value);
+        self.clauses.push(format!("{column} {op} {slot}"));
+    }
+
+    /// Adds a condition with no parameter.
+    pub(crate) fn push_raw(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
+    /// Binds one more value, for a `LIMIT` or `OFFSET` after the clause.
+    pub(crate) fn extra(&mut self, value: SqlValue) -> String {
+        self.bind(value)
+    }
+
+    /// ` WHERE a AND b`, or nothing when there are no conditions.
+    pub(crate) fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_owned())
+}
+
+/// The conditions of a filter; `limit` and `offset` are the caller's to add.
+pub(crate) fn filter_conditions(filter: &RunFilter) -> Conditions {
+    let mut c = Conditions::default();
+    if let Some(name) = &filter.workflow_name {
+        c.push("workflow_name", "=", text(name));
+    }
+    if let Some(domain) = &filter.domain {
+        c.push("domain", "=", text(domain));
+    }
+    if let Some(partition) = &filter.partition_key {
+        c.push("partition_key", "=", text(partition));
+    }
+    if let Some(status) = filter.status {
+        c.push("status", "=", text(WorkflowStatus::as_str(status)));
+    }
+    if let Some(since) = filter.since {
+        c.push("started_at", ">=", SqlValue::Text(format_timestamp(since)));
+    }
+    if let Some(until) = filter.until {
+        c.push("started_at", "<=", SqlValue::Text(format_timestamp(until)));
+    }
+    c
+}
+
+/// Saturates an unsigned count into SQLite's signed integer.
+pub(crate) fn int(n: u64) -> SqlValue {
+    SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_filter_has_no_where() {
+        let c = filter_conditions(&RunFilter::default());
+        assert_eq!(c.sql(), "");
+        assert!(c.params.is_empty());
+    }
+
+    #[test]
+    fn every_filter_is_a_bound_parameter() {
+        let filter = RunFilter {
+            workflow_name: Some("x'; DROP TABLE workflow_runs; --".into()),
+            status: Some(WorkflowStatus::Failed),
+            ..RunFilter::default()
+        };
+        let mut c = filter_conditions(&filter);
+        let limit = c.extra(int(5));
+        assert_eq!(c.sql(), " WHERE workflow_name = ?1 AND status = ?2");
+        assert_eq!(limit, "?3");
+        assert_eq!(c.params.len(), 3);
+    }
+}

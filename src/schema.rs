@@ -1,0 +1,136 @@
+//! The schema's migrations, embedded in the binary, and their application.
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::Error;
+use crate::time::format_timestamp;
+
+/// One step of the schema's history.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, in order. Never edit one that has shipped; add another.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_workflow_history.sql",
+    sql: include_str!("../migrations/0001_workflow_history.sql"),
+}];
+
+/// The schema version this crate writes and reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  TEXT NOT NULL
+)";
+
+/// The newest applied version, or 0 for a database without the table.
+fn applied_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    let has_table: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if has_table.is_none() {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )
+}
+
+fn refuse_newer(found: i64) -> Result<(), Error> {
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Applies every migration the database lacks, each in order and recorded.
+///
+/// The check and the migrations run in one immediate transaction: a second
+/// process opening the same file waits on the write lock (the busy timeout),
+/// then finds the work done.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    // The common case, an up-to-date database, needs no write lock.
+    let found = applied_version(conn)?;
+    refuse_newer(found)?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(CREATE_VERSION_TABLE)?;
+    let found = applied_version(&tx)?;
+    refuse_newer(found)?;
+    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
+        let fail = |source| Error::Migration {
+            version: migration.version,
+            name: migration.name,
+            source,
+        };
+        tx.execute_batch(migration.sql).map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            (
+                migration.version,
+                migration.name,
+                format_timestamp(Utc::now()),
+            ),
+        )
+        .map_err(fail)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_increase_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+        }
+    }
+
+    #[test]
+    fn migrate_is_idempotent() -> Result<(), Error> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        migrate(&mut conn)?;
+        assert_eq!(applied_version(&conn)?, SCHEMA_VERSION);
+        let rows: i64 =
+            conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?;
+        assert_eq!(rows, MIGRATIONS.len() as i64);
+        Ok(())
+    }
+
+    #[test]
+    fn newer_schema_is_refused() -> Result<(), Error> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?1, 'future.sql', 'now')",
+            [SCHEMA_VERSION + 1],
+        )?;
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(Error::SchemaTooNew { .. })
+        ));
+        Ok(())
+    }
+}

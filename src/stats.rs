@@ -1,0 +1,68 @@
+//! Counters shared by the layer, the writer and the guard.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Counts kept while history is captured; read through [`Stats`].
+///
+/// The layer touches these only on failure paths, so the hot path writes no
+/// shared cache line.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Messages the writer took off the queue.
+    pub(crate) received: AtomicU64,
+    /// Messages that could not be queued because the writer had stopped.
+    pub(crate) dropped: AtomicU64,
+    /// Rows inserted or updated by committed transactions.
+    pub(crate) rows_written: AtomicU64,
+    /// Transactions that failed and were retried.
+    pub(crate) write_errors: AtomicU64,
+    /// Records the writer gave up on at shutdown.
+    pub(crate) records_lost: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, queued: usize) -> Stats {
+        let received = self.received.load(Ordering::Relaxed);
+        Stats {
+            messages_sent: received + queued as u64,
+            messages_dropped: self.dropped.load(Ordering::Relaxed),
+            rows_written: self.rows_written.load(Ordering::Relaxed),
+            write_errors: self.write_errors.load(Ordering::Relaxed),
+            records_lost: self.records_lost.load(Ordering::Relaxed),
+            queued: queued as u64,
+        }
+    }
+}
+
+/// A snapshot of what the layer and its writer have done.
+///
+/// ```
+/// # fn docs() -> Result<(), workflow_history::Error> {
+/// let (_layer, guard) = workflow_history::HistoryLayer::builder()
+///     .sqlite("history.db")
+///     .build()?;
+/// let stats = guard.stats();
+/// assert_eq!(stats.write_errors, 0);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Stats {
+    /// Messages the layer queued for the writer.
+    pub messages_sent: u64,
+    /// Messages lost because the writer had already stopped.
+    pub messages_dropped: u64,
+    /// Rows inserted or updated by committed transactions.
+    pub rows_written: u64,
+    /// Failed transactions; their records were kept and retried.
+    pub write_errors: u64,
+    /// Records the writer could not commit before it stopped.
+    pub records_lost: u64,
+    /// Messages waiting in the queue at the time of the snapshot.
+    pub queued: u64,
+}

@@ -1,0 +1,218 @@
+//! Reading history back: runs, steps, events, statistics, and retention.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+
+use crate::Error;
+use crate::model::{RunEvent, RunFilter, RunStatistics, StepRun, WorkflowRun};
+use crate::query::{FINISHED, filter_conditions, int};
+use crate::sqlite::{self, SELECT_EVENTS, SELECT_RUNS, SELECT_STEPS};
+
+/// Runs deleted per transaction by [`HistoryStore::delete_runs_older_than`].
+const DELETE_CHUNK: u32 = 1000;
+
+/// Queries recorded history. Safe to use while a writer is recording.
+///
+/// ```no_run
+/// use workflow_history::{HistoryStore, RunFilter, WorkflowStatus};
+/// # fn docs() -> Result<(), workflow_history::Error> {
+/// let store = HistoryStore::open_sqlite("history.db")?;
+/// let failed = store.list_runs(&RunFilter {
+///     workflow_name: Some("finra.otc_transparency.ingest_week".into()),
+///     status: Some(WorkflowStatus::Failed),
+///     since: Some(chrono::Utc::now() - chrono::Duration::days(7)),
+///     ..RunFilter::default()
+/// })?;
+/// for run in failed {
+///     let steps = store.get_steps(&run.run_id)?;
+///     let failed_step = steps.iter().find(|s| s.error.is_some());
+///     println!("{} {:?} {:?}", run.run_id, run.error, failed_step.map(|s| &s.step_name));
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct HistoryStore {
+    conn: Mutex<Connection>,
+}
+
+impl HistoryStore {
+    /// Opens an existing SQLite history database, migrating it if it was
+    /// written by an older version.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if there is no file (a mistyped path is not an
+    /// empty history), [`Error::NotADatabase`], [`Error::SchemaTooNew`],
+    /// [`Error::Open`].
+    pub fn open_sqlite(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let conn = sqlite::open(path.as_ref(), sqlite::OpenMode::Existing)?;
+        Ok(HistoryStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere while holding the lock leaves the connection
+        // itself usable: every statement here is self-contained.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The run with this id, if recorded.
+    pub fn get_run(&self, run_id: &str) -> Result<Option<WorkflowRun>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("{SELECT_RUNS} WHERE run_id = ?1"))?;
+        stmt.query_row([run_id], |row| Ok(sqlite::run_from_row(row)))
+            .optional()?
+            .transpose()
+    }
+
+    /// Runs matching the filter, newest started first, one page of
+    /// `filter.limit` after `filter.offset`.
+    pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>, Error> {
+        let mut conditions = filter_conditions(filter);
+        let limit = conditions.extra(int(u64::from(filter.limit)));
+        let offset = conditions.extra(int(filter.offset));
+        let sql = format!(
+            "{SELECT_RUNS}{} ORDER BY started_at DESC, run_id DESC LIMIT {limit} OFFSET {offset}",
+            conditions.sql()
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(&conditions.params), |row| {
+            Ok(sqlite::run_from_row(row))
+        })?;
+        rows.map(|row| row?).collect()
+    }
+
+    /// How many runs match the filter (its limit and offset are ignored).
+    pub fn count_runs(&self, filter: &RunFilter) -> Result<u64, Error> {
+        let conditions = filter_conditions(filter);
+        let sql = format!("SELECT COUNT(*) FROM workflow_runs{}", conditions.sql());
+        let conn = self.conn();
+        let count: i64 = conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(&conditions.params), |row| row.get(0))?;
+        Ok(count.max(0) as u64)
+    }
+
+    /// The run's steps, by `step_order`.
+    pub fn get_steps(&self, run_id: &str) -> Result<Vec<StepRun>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT_STEPS} WHERE run_id = ?1 ORDER BY step_order"
+        ))?;
+        let rows = stmt.query_map([run_id], |row| Ok(sqlite::step_from_row(row)))?;
+        rows.map(|row| row?).collect()
+    }
+
+    /// The run's log and status changes, in the order they happened.
+    pub fn get_events(&self, run_id: &str) -> Result<Vec<RunEvent>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT_EVENTS} WHERE run_id = ?1 ORDER BY timestamp, event_id"
+        ))?;
+        let rows = stmt.query_map([run_id], |row| Ok(sqlite::event_from_row(row)))?;
+        rows.map(|row| row?).collect()
+    }
+
+    /// Counts, success rate and durations of the runs matching the filter
+    /// (its limit and offset are ignored).
+    pub fn statistics(&self, filter: &RunFilter) -> Result<RunStatistics, Error> {
+        let conditions = filter_conditions(filter);
+        let finished_ms = format!("CASE WHEN {FINISHED} THEN duration_ms END");
+        let sql = format!(
+            "SELECT COUNT(*), \
+             COUNT(CASE WHEN status = 'COMPLETED' THEN 1 END), \
+             COUNT(CASE WHEN status = 'FAILED' THEN 1 END), \
+             COUNT(CASE WHEN status = 'CANCELLED' THEN 1 END), \
+             COUNT(CASE WHEN status IN ('PENDING', 'RUNNING') THEN 1 END), \
+             AVG({finished_ms}), MAX({finished_ms}), COUNT({finished_ms}) \
+             FROM workflow_runs{}",
+            conditions.sql()
+        );
+        let conn = self.conn();
+        let (counts, avg_ms, max_ms, timed) =
+            conn.prepare_cached(&sql)?
+                .query_row(params_from_iter(&conditions.params), |row| {
+                    let counts: [i64; 5] = [
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ];
+                    Ok((
+                        counts,
+                        row.get::<_, Option<f64>>(5)?,
+                        row.get::<_, Option<f64>>(6)?,
+                        row.get::<_, i64>(7)?,
+                    ))
+                })?;
+        let [total, completed, failed, cancelled, running] = counts.map(|n| n.max(0) as u64);
+        let finished = completed + failed + cancelled;
+        let percentile = |p: f64| percentile_ms(&conn, filter, timed.max(0) as u64, p);
+        Ok(RunStatistics {
+            total_runs: total,
+            completed,
+            failed,
+            cancelled,
+            running,
+            success_rate: if finished == 0 {
+                0.0
+            } else {
+                completed as f64 / finished as f64
+            },
+            avg_duration_seconds: avg_ms.map(|ms| ms / 1000.0),
+            p50_duration_seconds: percentile(0.50)?.map(|ms| ms / 1000.0),
+            p95_duration_seconds: percentile(0.95)?.map(|ms| ms / 1000.0),
+            max_duration_seconds: max_ms.map(|ms| ms / 1000.0),
+        })
+    }
+
+    /// Deletes runs started more than `age` ago, with their steps and
+    /// events, in small transactions; returns how many runs were deleted.
+    pub fn delete_runs_older_than(&self, age: chrono::Duration) -> Result<u64, Error> {
+        let cutoff = chrono::Utc::now() - age;
+        let mut total = 0;
+        loop {
+            // The lock is taken per chunk so readers interleave with a long purge.
+            let deleted =
+                sqlite::delete_runs_started_before(&mut self.conn(), cutoff, DELETE_CHUNK)?;
+            total += deleted;
+            if deleted < u64::from(DELETE_CHUNK) {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// The nearest-rank percentile `p` of the finished runs' durations, in ms:
+/// the value at rank ceil(p * n) in ascending order. Plain `ORDER BY` and
+/// `OFFSET`, so every SQL database computes it the same way.
+fn percentile_ms(
+    conn: &Connection,
+    filter: &RunFilter,
+    timed: u64,
+    p: f64,
+) -> Result<Option<f64>, Error> {
+    if timed == 0 {
+        return Ok(None);
+    }
+    let rank = ((p * timed as f64).ceil() as u64).clamp(1, timed);
+    let mut conditions = filter_conditions(filter);
+    conditions.push_raw(FINISHED);
+    conditions.push_raw("duration_ms IS NOT NULL");
+    let offset = conditions.extra(int(rank - 1));
+    let sql = format!(
+        "SELECT duration_ms FROM workflow_runs{} ORDER BY duration_ms LIMIT 1 OFFSET {offset}",
+        conditions.sql()
+    );
+    let value = conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(&conditions.params), |row| row.get(0))
+        .optional()?;
+    Ok(value)
+}

@@ -1,0 +1,266 @@
+//! The writer thread: the only owner of the database connection and of the
+//! open runs and steps. It takes messages off the queue, applies them, and
+//! commits what changed in batches.
+
+mod records;
+
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use rusqlite::Connection;
+use tracing::subscriber::NoSubscriber;
+
+use crate::message::Msg;
+use crate::sqlite;
+use crate::stats::Counters;
+use crate::time::TimeAnchor;
+use records::Records;
+
+/// Runs deleted per retention transaction.
+const RETENTION_CHUNK: u32 = 1000;
+/// How often a retention pass starts once the previous one is done.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// First and longest wait before retrying a failed commit.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long the writer sleeps when it has nothing to do; any message wakes it.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// How the writer batches, retries and stops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WriterConfig {
+    pub(crate) batch_size: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) retention: Option<chrono::Duration>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// Starts the writer thread on an open connection.
+pub(crate) fn spawn(
+    conn: Connection,
+    queue: Receiver<Msg>,
+    counters: Arc<Counters>,
+    anchor: TimeAnchor,
+    config: WriterConfig,
+) -> std::io::Result<JoinHandle<()>> {
+    let writer = Writer {
+        conn,
+        queue,
+        counters,
+        config,
+        records: Records::new(anchor),
+        oldest_change: None,
+        taken_since_commit: 0,
+        flush_waiters: Vec::new(),
+        stopping: false,
+        retry: None,
+        last_error: None,
+        next_retention: config.retention.map(|_| Instant::now()),
+    };
+    thread::Builder::new()
+        .name("workflow-history-writer".to_owned())
+        .spawn(move || writer.run())
+}
+
+/// A failed commit waiting for its next attempt.
+struct Retry {
+    at: Instant,
+    backoff: Duration,
+}
+
+struct Writer {
+    conn: Connection,
+    queue: Receiver<Msg>,
+    counters: Arc<Counters>,
+    config: WriterConfig,
+    records: Records,
+    /// When the oldest uncommitted change arrived: the flush interval runs from it.
+    oldest_change: Option<Instant>,
+    taken_since_commit: usize,
+    flush_waiters: Vec<Sender<Result<(), String>>>,
+    stopping: bool,
+    retry: Option<Retry>,
+    last_error: Option<String>,
+    next_retention: Option<Instant>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        // Anything this thread might emit must not come back into the layer.
+        let _quiet = tracing::subscriber::set_default(NoSubscriber::default());
+        loop {
+            // The thread waits here for the first message of a batch.
+            match self.queue.recv_timeout(self.wait_budget()) {
+                Ok(msg) => {
+                    Counters::add(&self.counters.received, 1);
+                    self.take(msg);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => self.stopping = true,
+            }
+            self.drain();
+            if self.commit_due() {
+                self.commit();
+            }
+            self.answer_flushes();
+            if self.stopping {
+                self.finish();
+                return;
+            }
+            self.retention_step();
+        }
+    }
+
+    /// Takes queued messages, without waiting, until the batch is full.
+    fn drain(&mut self) {
+        let mut taken = 0u64;
+        while self.taken_since_commit < self.config.batch_size {
+            match self.queue.try_recv() {
+                Ok(msg) => {
+                    self.take(msg);
+                    taken += 1;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.stopping = true;
+                    break;
+                }
+            }
+        }
+        Counters::add(&self.counters.received, taken);
+    }
+
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Flush(waiter) => self.flush_waiters.push(waiter),
+            Msg::Shutdown => self.stopping = true,
+            msg => {
+                self.records.apply(msg);
+                self.oldest_change.get_or_insert_with(Instant::now);
+                self.taken_since_commit += 1;
+            }
+        }
+    }
+
+    fn wait_budget(&self) -> Duration {
+        let now = Instant::now();
+        let until = if let Some(retry) = &self.retry {
+            Some(retry.at)
+        } else if let Some(oldest) = self.oldest_change {
+            Some(oldest + self.config.flush_interval)
+        } else {
+            self.next_retention
+        };
+        until.map_or(IDLE_WAIT, |t| t.saturating_duration_since(now))
+    }
+
+    fn commit_due(&self) -> bool {
+        if !self.records.has_pending() {
+            return false;
+        }
+        if !self.flush_waiters.is_empty() || self.stopping {
+            return true;
+        }
+        let now = Instant::now();
+        if let Some(retry) = &self.retry {
+            return now >= retry.at;
+        }
+        self.taken_since_commit >= self.config.batch_size
+            || self
+                .oldest_change
+                .is_some_and(|oldest| now >= oldest + self.config.flush_interval)
+    }
+
+    /// Writes everything pending in one transaction. On failure nothing is
+    /// lost: the records stay pending and the next attempt waits longer.
+    fn commit(&mut self) -> bool {
+        self.taken_since_commit = 0;
+        let (runs, steps, events) = self.records.pending();
+        match sqlite::write_batch(&mut self.conn, runs, steps, events) {
+            Ok(rows) => {
+                Counters::add(&self.counters.rows_written, rows);
+                self.records.committed();
+                self.oldest_change = None;
+                self.retry = None;
+                self.last_error = None;
+                true
+            }
+            Err(e) => {
+                Counters::add(&self.counters.write_errors, 1);
+                let backoff = self
+                    .retry
+                    .as_ref()
+                    .map_or(FIRST_BACKOFF, |r| (r.backoff * 2).min(MAX_BACKOFF));
+                self.retry = Some(Retry {
+                    at: Instant::now() + backoff,
+                    backoff,
+                });
+                self.last_error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    fn answer_flushes(&mut self) {
+        if self.flush_waiters.is_empty() {
+            return;
+        }
+        let answer = if self.records.has_pending() {
+            Err(self
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "records are still pending".to_owned()))
+        } else {
+            Ok(())
+        };
+        for waiter in self.flush_waiters.drain(..) {
+            // The asker may have given up waiting; that is fine.
+            let _ = waiter.send(answer.clone());
+        }
+    }
+
+    /// Commits what is pending, retrying failed commits until the shutdown
+    /// timeout; what is still pending then is counted as lost.
+    ///
+    /// The queue is first-in first-out, so every message sent before the
+    /// shutdown request was taken before it: nothing more needs draining.
+    fn finish(&mut self) {
+        let deadline = Instant::now() + self.config.shutdown_timeout;
+        while self.records.has_pending() && !self.commit() {
+            let Some(retry) = &self.retry else { break };
+            if retry.at >= deadline {
+                break;
+            }
+            thread::sleep(retry.at.saturating_duration_since(Instant::now()));
+        }
+        Counters::add(
+            &self.counters.records_lost,
+            self.records.pending_count() as u64,
+        );
+        self.answer_flushes();
+    }
+
+    /// Deletes one chunk of expired runs when a retention pass is due, so
+    /// the writer goes back to its queue between chunks.
+    fn retention_step(&mut self) {
+        let (Some(keep), Some(due)) = (self.config.retention, self.next_retention) else {
+            return;
+        };
+        let now = Instant::now();
+        if now < due {
+            return;
+        }
+        let cutoff = chrono::Utc::now() - keep;
+        match sqlite::delete_runs_started_before(&mut self.conn, cutoff, RETENTION_CHUNK) {
+            // A full chunk means more may be expired: carry on next time round.
+            Ok(deleted) if deleted == u64::from(RETENTION_CHUNK) => {}
+            Ok(_) => self.next_retention = Some(now + RETENTION_EVERY),
+            Err(_) => {
+                Counters::add(&self.counters.write_errors, 1);
+                self.next_retention = Some(now + MAX_BACKOFF);
+            }
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! The writer's picture of open runs and steps: messages from the layer are
+//! applied here, and what changed is handed to the database in batches.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tracing::Level;
+use uuid::Uuid;
+
+use crate::convention::{CreationField, LaterField};
+use crate::message::{Event, Lineage, Msg, Opened, SpanKey};
+use crate::model::{EventKind, JsonMap, StepRun, StepStatus, WorkflowRun, WorkflowStatus};
+use crate::sqlite::NewEvent;
+use crate::time::TimeAnchor;
+use crate::value::Value;
+
+struct OpenRun {
+    run: WorkflowRun,
+    next_step_order: u32,
+    /// Why the first failed step failed: the run's error if it has none.
+    failed_step: Option<(String, Option<String>)>,
+    panic: Option<String>,
+    dirty: bool,
+    closed: bool,
+}
+
+struct OpenStep {
+    step: StepRun,
+    run: SpanKey,
+    panic: Option<String>,
+    dirty: bool,
+    closed: bool,
+}
+
+/// Where a later-recorded field came from: the rules differ slightly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `Span::record` on the span itself.
+    Record,
+    /// A field of an event inside the span, at this level.
+    Event(Level),
+}
+
+/// Open runs and steps, and the rows and events not yet committed.
+pub(crate) struct Records {
+    anchor: TimeAnchor,
+    runs: HashMap<SpanKey, OpenRun>,
+    steps: HashMap<SpanKey, OpenStep>,
+    dirty_runs: Vec<SpanKey>,
+    dirty_steps: Vec<SpanKey>,
+    events: Vec<NewEvent>,
+}
+
+fn mark(dirty: &mut bool, list: &mut Vec<SpanKey>, key: SpanKey) {
+    if !*dirty {
+        *dirty = true;
+        list.push(key);
+    }
+}
+
+fn status_event(
+    run_id: &str,
+    step_id: Option<&str>,
+    at: DateTime<Utc>,
+    old: &str,
+    new: &str,
+) -> NewEvent {
+    let serde_json::Value::Object(fields) = json!({ "old": old, "new": new }) else {
+        unreachable!("json! of an object literal is an object")
+    };
+    NewEvent {
+        run_id: run_id.to_owned(),
+        step_id: step_id.map(str::to_owned),
+        timestamp: at,
+        kind: EventKind::StatusChanged,
+        level: None,
+        target: None,
+        message: None,
+        fields,
+    }
+}
+
+impl Records {
+    pub(crate) fn new(anchor: TimeAnchor) -> Self {
+        Records {
+            anchor,
+            runs: HashMap::new(),
+            steps: HashMap::new(),
+            dirty_runs: Vec::new(),
+            dirty_steps: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn time(&self, at: Instant) -> DateTime<Utc> {
+        self.anchor.to_utc(at)
+    }
+
+    /// Whether anything awaits a commit.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.dirty_runs.is_empty() || !self.dirty_steps.is_empty() || !self.events.is_empty()
+    }
+
+    /// Rows and events awaiting a commit.
+    pub(crate) fn pending_count(&self) -> usize {
+        self.dirty_runs.len() + self.dirty_steps.len() + self.events.len()
+    }
+
+    /// What to write: changed runs, changed steps, new events.
+    pub(crate) fn pending(
+        &self,
+    ) -> (
+        impl Iterator<Item = &WorkflowRun>,
+        impl Iterator<Item = &StepRun>,
+        &[NewEvent],
+    ) {
+        let runs = self
+            .dirty_runs
+            .iter()
+            .filter_map(|k| self.runs.get(k))
+            .map(|r| &r.run);
+        let steps = self
+            .dirty_steps
+            .iter()
+            .filter_map(|k| self.steps.get(k))
+            .map(|s| &s.step);
+        (runs, steps, &self.events)
+    }
+
+    /// Everything pending was committed: forget what is finished.
+    pub(crate) fn committed(&mut self) {
+        for key in self.dirty_runs.drain(..) {
+            if let Some(open) = self.runs.get_mut(&key) {
+                open.dirty = false;
+                if open.closed {
+                    self.runs.remove(&key);
+                }
+            }
+        }
+        for key in self.dirty_steps.drain(..) {
+            if let Some(open) = self.steps.get_mut(&key) {
+                open.dirty = false;
+                if open.closed {
+                    self.steps.remove(&key);
+                }
+            }
+        }
+        self.events.clear();
+    }
+
+    /// Applies one message from the layer. Flush and shutdown are the
+    /// writer loop's business and are ignored here.
+    pub(crate) fn apply(&mut self, msg: Msg) {
+        match msg {
+            Msg::Opened(opened) => match opened.lineage {
+                Lineage::Run { parent_run } => self.open_run(opened, parent_run),
+                Lineage::Step { run, parent_step } => self.open_step(opened, run, parent_step),
+            },
+            Msg::Recorded { span, fields } => {
+                for (name, value) in fields {
+                    self.apply_later(span, name, value, Origin::Record);
+                }
+            }
+            Msg::Event(event) => self.apply_event(event),
+            Msg::Panicked { span, message } => {
+                let message = message.unwrap_or_else(|| "panicked".to_owned());
+                if let Some(open) = self.steps.get_mut(&span) {
+                    open.panic.get_or_insert(message);
+                } else if let Some(open) = self.runs.get_mut(&span) {
+                    open.panic.get_or_insert(message);
+                }
+            }
+            Msg::Closed { span, at } => {
+                let at = self.time(at);
+                if self.steps.contains_key(&span) {
+                    self.close_step(span, at);
+                } else {
+                    self.close_run(span, at);
+                }
+            }
+            Msg::Flush(_) | Msg::Shutdown => {}
+        }
+    }
+
+    fn open_run(&mut self, opened: Opened, parent_run: Option<SpanKey>) {
+        let mut run = WorkflowRun::new(String::new(), opened.metadata.target());
+        run.created_at = self.time(opened.created_at);
+        run.started_at = Some(self.time(opened.started_at));
+        run.status = WorkflowStatus::Running;
+        run.parent_run_id = parent_run
+            .and_then(|parent| self.runs.get(&parent))
+            .map(|parent| parent.run.run_id.clone());
+        for (name, value) in opened.fields {
+            match CreationField::of_run(name) {
+                CreationField::WorkflowName => run.workflow_name = value.into_text(),
+                CreationField::Domain => run.domain = Some(value.into_text()),
+                CreationField::PartitionKey => run.partition_key = Some(value.into_text()),
+                CreationField::TriggeredBy => run.triggered_by = value.into_text(),
+                CreationField::RunId => run.run_id = value.into_text(),
+                CreationField::StepName | CreationField::StepType | CreationField::Param(_) => {
+                    run.params.insert(name.to_owned(), value.into_json());
+                }
+            }
+        }
+        if run.run_id.is_empty() {
+            run.run_id = Uuid::now_v7().to_string();
+        }
+        self.events.push(status_event(
+            &run.run_id,
+            None,
+            run.started_at.unwrap_or(run.created_at),
+            WorkflowStatus::Pending.as_str(),
+            WorkflowStatus::Running.as_str(),
+        ));
+        let mut open = OpenRun {
+            run,
+            next_step_order: 0,
+            failed_step: None,
+            panic: None,
+            dirty: false,
+            closed: false,
+        };
+        mark(&mut open.dirty, &mut self.dirty_runs, opened.key);
+        self.runs.insert(opened.key, open);
+    }
+
+    fn open_step(&mut self, opened: Opened, run_key: SpanKey, parent_step: Option<SpanKey>) {
+        // The run's own open message was never seen: nothing to attach to.
+        let Some(run) = self.runs.get_mut(&run_key) else {
+            return;
+        };
+        run.next_step_order += 1;
+        let mut step = StepRun::new(
+            run.run.run_id.clone(),
+            run.next_step_order,
+            opened.metadata.target(),
+        );
+        step.started_at = Some(self.anchor.to_utc(opened.started_at));
+        step.status = StepStatus::Running;
+        step.parent_step_id = parent_step
+            .and_then(|parent| self.steps.get(&parent))
+            .map(|parent| parent.step.step_id.clone());
+        for (name, value) in opened.fields {
+            match CreationField::of_step(name) {
+                CreationField::StepName => step.step_name = value.into_text(),
+                CreationField::StepType => step.step_type = value.into_text(),
+                _ => {
+                    step.input_params.insert(name.to_owned(), value.into_json());
+                }
+            }
+        }
+        self.events.push(status_event(
+            &step.run_id,
+            Some(&step.step_id),
+            step.started_at.unwrap_or_else(Utc::now),
+            StepStatus::Pending.as_str(),
+            StepStatus::Running.as_str(),
+        ));
+        let mut open = OpenStep {
+            step,
+            run: run_key,
+            panic: None,
+            dirty: false,
+            closed: false,
+        };
+        mark(&mut open.dirty, &mut self.dirty_steps, opened.key);
+        self.steps.insert(opened.key, open);
+    }
+
+    fn apply_event(&mut self, event: Event) {
+        let level = *event.metadata.level();
+        let mut message = None;
+        let mut fields = JsonMap::new();
+        let mut has_error_field = false;
+        for (name, value) in event.fields {
+            if name == "message" {
+                message = Some(value.into_text());
+                continue;
+            }
+            has_error_field |= name == "error";
+            if event.keep_in_log {
+                fields.insert(name.to_owned(), value.to_json());
+            }
+            self.apply_later(event.span, name, value, Origin::Event(level));
+        }
+        if event.fails && !has_error_field {
+            let text = message.clone().unwrap_or_else(|| "ERROR event".to_owned());
+            self.apply_later(event.span, "error", Value::Text(text), Origin::Event(level));
+        }
+        if !event.keep_in_log {
+            return;
+        }
+        let (run_id, step_id) = if let Some(open) = self.steps.get(&event.span) {
+            (open.step.run_id.clone(), Some(open.step.step_id.clone()))
+        } else if let Some(open) = self.runs.get(&event.span) {
+            (open.run.run_id.clone(), None)
+        } else {
+            return;
+        };
+        self.events.push(NewEvent {
+            run_id,
+            step_id,
+            timestamp: self.anchor.to_utc(event.at),
+            kind: EventKind::Log,
+            level: Some(level.as_str()),
+            target: Some(event.metadata.target()),
+            message,
+            fields,
+        });
+    }
+
+    /// Applies a field recorded on, or logged inside, an open run or step.
+    fn apply_later(&mut self, span: SpanKey, name: &'static str, value: Value, origin: Origin) {
+        let field = LaterField::of(name);
+        // An `error` field fails its span when recorded on it, or when an
+        // ERROR event carries it; a WARN "retrying" with an error field must
+        // not fail a step that then succeeds.
+        if field == LaterField::Error
+            && origin != Origin::Record
+            && origin != Origin::Event(Level::ERROR)
+        {
+            return;
+        }
+        if let Some(open) = self.steps.get_mut(&span) {
+            let step = &mut open.step;
+            match field {
+                LaterField::Metric(metric) => {
+                    let run_key = open.run;
+                    if let Some(run) = self.runs.get_mut(&run_key) {
+                        run.run.metrics.insert(metric.to_owned(), value.into_json());
+                        mark(&mut run.dirty, &mut self.dirty_runs, run_key);
+                    }
+                }
+                LaterField::CancelReason => {
+                    let run_key = open.run;
+                    if let Some(run) = self.runs.get_mut(&run_key) {
+                        run.run.cancel_reason = Some(value.into_text());
+                        mark(&mut run.dirty, &mut self.dirty_runs, run_key);
+                    }
+                }
+                LaterField::Output(key) => {
+                    step.output_data.insert(key.to_owned(), value.into_json());
+                }
+                LaterField::RecordsProcessed => match value.as_i64() {
+                    Some(n) => step.records_processed = Some(n),
+                    None => {
+                        step.output_data.insert(name.to_owned(), value.into_json());
+                    }
+                },
+                LaterField::QualityPassed => match value.as_bool() {
+                    Some(passed) => step.quality_passed = Some(passed),
+                    None => {
+                        step.output_data.insert(name.to_owned(), value.into_json());
+                    }
+                },
+                LaterField::Quality(key) => {
+                    step.quality_metrics
+                        .insert(key.to_owned(), value.into_json());
+                }
+                LaterField::SkipReason => step.skip_reason = Some(value.into_text()),
+                LaterField::Error => {
+                    step.error.get_or_insert_with(|| value.into_text());
+                }
+                LaterField::ErrorCategory => {
+                    step.error_category.get_or_insert_with(|| value.into_text());
+                }
+                LaterField::Other(_) if origin != Origin::Record => return,
+                LaterField::Other(_) => match CreationField::of_step(name) {
+                    CreationField::StepName => step.step_name = value.into_text(),
+                    CreationField::StepType => step.step_type = value.into_text(),
+                    _ => {
+                        step.output_data.insert(name.to_owned(), value.into_json());
+                    }
+                },
+            }
+            mark(&mut open.dirty, &mut self.dirty_steps, span);
+            return;
+        }
+        let Some(open) = self.runs.get_mut(&span) else {
+            return;
+        };
+        let run = &mut open.run;
+        match field {
+            LaterField::Metric(metric) => {
+                run.metrics.insert(metric.to_owned(), value.into_json());
+            }
+            LaterField::Output(key) => {
+                run.outputs.insert(key.to_owned(), value.into_json());
+            }
+            LaterField::CancelReason => run.cancel_reason = Some(value.into_text()),
+            LaterField::Error => {
+                run.error.get_or_insert_with(|| value.into_text());
+            }
+            LaterField::ErrorCategory => {
+                run.error_category.get_or_insert_with(|| value.into_text());
+            }
+            // Step conventions used directly in a run have no step to land
+            // on; keep them visible as outputs.
+            LaterField::RecordsProcessed
+            | LaterField::QualityPassed
+            | LaterField::SkipReason
+            | LaterField::Quality(_) => {
+                run.outputs.insert(name.to_owned(), value.into_json());
+            }
+            LaterField::Other(_) if origin != Origin::Record => return,
+            LaterField::Other(_) => match CreationField::of_run(name) {
+                CreationField::WorkflowName => run.workflow_name = value.into_text(),
+                CreationField::Domain => run.domain = Some(value.into_text()),
+                CreationField::PartitionKey => run.partition_key = Some(value.into_text()),
+                CreationField::TriggeredBy => run.triggered_by = value.into_text(),
+                _ => {
+                    run.outputs.insert(name.to_owned(), value.into_json());
+                }
+            },
+        }
+        mark(&mut open.dirty, &mut self.dirty_runs, span);
+    }
+
+    fn close_step(&mut self, key: SpanKey, at: DateTime<Utc>) {
+        let Some(open) = self.steps.get_mut(&key) else {
+            return;
+        };
+        let step = &mut open.step;
+        step.completed_at = Some(at);
+        step.status = if step.skip_reason.is_some() {
+            StepStatus::Skipped
+        } else if step.error.is_some() || open.panic.is_some() {
+            if step.error.is_none() {
+                step.error = open.panic.clone();
+            }
+            StepStatus::Failed
+        } else {
+            StepStatus::Completed
+        };
+        self.events.push(status_event(
+            &step.run_id,
+            Some(&step.step_id),
+            at,
+            StepStatus::Running.as_str(),
+            step.status.as_str(),
+        ));
+        if step.status == StepStatus::Failed {
+            if let Some(run) = self.runs.get_mut(&open.run) {
+                run.failed_step.get_or_insert_with(|| {
+                    let why = step.error.as_deref().unwrap_or("failed");
+                    (
+                        format!("step '{}' failed: {why}", step.step_name),
+                        step.error_category.clone(),
+                    )
+                });
+            }
+        }
+        open.closed = true;
+        mark(&mut open.dirty, &mut self.dirty_steps, key);
+    }
+
+    fn close_run(&mut self, key: SpanKey, at: DateTime<Utc>) {
+        let Some(open) = self.runs.get_mut(&key) else {
+            return;
+        };
+        let run = &mut open.run;
+        run.completed_at = Some(at);
+        run.status = if run.cancel_reason.is_some() {
+            WorkflowStatus::Cancelled
+        } else if run.error.is_some() || open.failed_step.is_some() || open.panic.is_some() {
+            if run.error.is_none() {
+                match open.failed_step.take() {
+                    Some((error, category)) => {
+                        run.error = Some(error);
+                        if run.error_category.is_none() {
+                            run.error_category = category;
+                        }
+                    }
+                    None => run.error = open.panic.clone(),
+                }
+            }
+            WorkflowStatus::Failed
+        } else {
+            WorkflowStatus::Completed
+        };
+        self.events.push(status_event(
+            &run.run_id,
+            None,
+            at,
+            WorkflowStatus::Running.as_str(),
+            run.status.as_str(),
+        ));
+        open.closed = true;
+        mark(&mut open.dirty, &mut self.dirty_runs, key);
+    }
+}
