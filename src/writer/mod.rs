@@ -25,6 +25,8 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// First and longest wait before retrying a failed commit.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often a writer with a batch filling up looks at the queue again.
+const FILL_TICK: Duration = Duration::from_millis(1);
 /// How long the writer sleeps when it has nothing to do; any message wakes it.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
@@ -91,15 +93,7 @@ impl Writer {
         // Anything this thread might emit must not come back into the layer.
         let _quiet = tracing::subscriber::set_default(NoSubscriber::default());
         loop {
-            // The thread waits here for the first message of a batch.
-            match self.queue.recv_timeout(self.wait_budget()) {
-                Ok(msg) => {
-                    Counters::add(&self.counters.received, 1);
-                    self.take(msg);
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => self.stopping = true,
-            }
+            self.wait();
             self.drain();
             if self.commit_due() {
                 self.commit();
@@ -110,6 +104,27 @@ impl Writer {
                 return;
             }
             self.retention_step();
+        }
+    }
+
+    /// Waits for work; this is where the thread rests.
+    ///
+    /// With nothing pending it blocks on the queue, and the next message
+    /// wakes it. While a batch is filling it sleeps in short ticks instead
+    /// of waiting on the queue: a thread blocked on the queue must be woken
+    /// by every send, a system call paid by the instrumented application.
+    fn wait(&mut self) {
+        if self.records.has_pending() || self.retry.is_some() {
+            thread::sleep(self.wait_budget().min(FILL_TICK));
+            return;
+        }
+        match self.queue.recv_timeout(self.wait_budget()) {
+            Ok(msg) => {
+                Counters::add(&self.counters.received, 1);
+                self.take(msg);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => self.stopping = true,
         }
     }
 
