@@ -62,7 +62,7 @@ pub(crate) struct Opened {
     pub(crate) metadata: &'static Metadata<'static>,
     pub(crate) created_at: Instant,
     pub(crate) started_at: Instant,
-    /// Fields given at creation, and any recorded before the first enter.
+    /// Fields given at creation.
     pub(crate) fields: Fields,
 }
 

@@ -76,6 +76,8 @@ struct Pending {
     lineage: Lineage,
     created_at: Instant,
     fields: Fields,
+    /// Recorded with `Span::record` before the first enter.
+    recorded: Fields,
 }
 
 fn is_tracked_name(name: &str) -> bool {
@@ -172,6 +174,7 @@ where
                 lineage,
                 created_at: Instant::now(),
                 fields,
+                recorded: Vec::new(),
             }),
         };
         let mut extensions = span.extensions_mut();
@@ -190,8 +193,9 @@ where
             return;
         };
         if let Some(pending) = &mut tracked.pending {
-            // Recorded before the first enter: part of what the span started with.
-            values.record(&mut self.collect(&mut pending.fields));
+            // The writer learns of the span at its first enter; hold the
+            // fields until then, apart from the creation fields.
+            values.record(&mut self.collect(&mut pending.recorded));
             return;
         }
         let key = tracked.key;
@@ -223,6 +227,12 @@ where
                 started_at: Instant::now(),
                 fields: pending.fields,
             }));
+            if !pending.recorded.is_empty() {
+                self.send(Msg::Recorded {
+                    span: key,
+                    fields: pending.recorded,
+                });
+            }
         }
     }
 

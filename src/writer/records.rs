@@ -315,12 +315,10 @@ impl Records {
     fn apply_later(&mut self, span: SpanKey, name: &'static str, value: Value, origin: Origin) {
         let field = LaterField::of(name);
         // An `error` field fails its span when recorded on it, or when an
-        // ERROR event carries it; a WARN "retrying" with an error field must
-        // not fail a step that then succeeds.
-        if field == LaterField::Error
-            && origin != Origin::Record
-            && origin != Origin::Event(Level::ERROR)
-        {
+        // ERROR event carries it; a WARN "retrying" with an error field (and
+        // category) must not mark a step that then succeeds or fails otherwise.
+        let is_error = matches!(field, LaterField::Error | LaterField::ErrorCategory);
+        if is_error && origin != Origin::Record && origin != Origin::Event(Level::ERROR) {
             return;
         }
         if let Some(open) = self.steps.get_mut(&span) {
