@@ -99,15 +99,23 @@ pub(crate) struct BoundedText {
 }
 
 impl BoundedText {
+    /// Room for a typical message up front: growing a `String` from empty
+    /// reallocates several times while `fmt` writes it piece by piece.
+    const INITIAL_CAPACITY: usize = 64;
+
     pub(crate) fn new(limit: usize) -> Self {
         BoundedText {
-            text: String::new(),
+            text: String::with_capacity(limit.min(Self::INITIAL_CAPACITY)),
             limit,
             dropped: 0,
         }
     }
 
     pub(crate) fn from_str(s: &str, limit: usize) -> String {
+        if s.len() <= limit {
+            // The common case: one allocation of exactly the right size.
+            return s.to_owned();
+        }
         let mut bounded = BoundedText::new(limit);
         // Writing into a BoundedText never fails.
         let _ = bounded.write_str(s);

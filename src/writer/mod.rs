@@ -93,6 +93,9 @@ impl Writer {
         // Anything this thread might emit must not come back into the layer.
         let _quiet = tracing::subscriber::set_default(NoSubscriber::default());
         loop {
+            // First thing, so a pass due at start is done before any flush
+            // is answered.
+            self.retention_step();
             self.wait();
             self.drain();
             if self.commit_due() {
@@ -103,7 +106,6 @@ impl Writer {
                 self.finish();
                 return;
             }
-            self.retention_step();
         }
     }
 
