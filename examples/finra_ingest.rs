@@ -4,6 +4,7 @@
 //! fails the quality check. Then reads both runs back with their steps.
 //!
 //! `cargo run --example finra_ingest` (history goes to `finra_history.db`).
+//! `tests/finra.rs` runs this same pipeline and checks what it recorded.
 
 use std::fmt;
 
@@ -11,7 +12,7 @@ use tracing::{Span, field, instrument};
 use tracing_subscriber::prelude::*;
 use workflow_history::{HistoryLayer, HistoryStore, RunFilter};
 
-const WORKFLOW: &str = "finra.otc_transparency.ingest_week";
+pub const WORKFLOW: &str = "finra.otc_transparency.ingest_week";
 
 /// One row of the weekly OTC transparency file.
 #[derive(Debug, Clone)]
@@ -21,7 +22,7 @@ struct Trade {
 }
 
 #[derive(Debug)]
-struct QualityError {
+pub struct QualityError {
     null_rate: f64,
 }
 
@@ -50,7 +51,7 @@ impl std::error::Error for QualityError {}
     ),
     err
 )]
-fn ingest_week(tier: &str, week_ending: &str, corrupt: bool) -> Result<(), QualityError> {
+pub fn ingest_week(tier: &str, week_ending: &str, corrupt: bool) -> Result<(), QualityError> {
     let raw = fetch_data(tier, week_ending, corrupt);
     let trades = transform(raw);
     Span::current().record("metric.total_records", trades.len() as u64);
