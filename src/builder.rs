@@ -6,11 +6,38 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use crate::capture::{CaptureConfig, install_panic_hook};
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::capture::{CaptureConfig, Sending, install_panic_hook};
+use crate::recovery::{self, DEFAULT_ABANDON_AFTER};
+use crate::sqlite::WriterRow;
 use crate::stats::Counters;
 use crate::time::TimeAnchor;
-use crate::writer::{self, WriterConfig};
+use crate::writer::{self, Queues, WriterConfig};
 use crate::{Error, HistoryGuard, HistoryLayer, sqlite};
+
+/// What the layer does when the queue to the writer is full.
+///
+/// ```
+/// use workflow_history::{Backpressure, HistoryLayer};
+/// let builder = HistoryLayer::builder().backpressure(Backpressure::DropNewest);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backpressure {
+    /// The instrumented thread waits for room: nothing is lost, and the
+    /// application slows to the database's pace.
+    #[default]
+    Block,
+    /// The instrumented thread never waits: the message is dropped and
+    /// counted ([`Stats::messages_dropped`](crate::Stats::messages_dropped),
+    /// also stored in `history_writers`). A run or step whose start is
+    /// dropped is not recorded at all, and its events go to the enclosing
+    /// run; a dropped event loses only that log line or field. Closes and
+    /// panics are never dropped, so no run is left open by a full queue.
+    DropNewest,
+}
 
 impl HistoryLayer {
     /// Messages the queue holds before callers wait.
@@ -33,6 +60,15 @@ impl HistoryLayer {
     pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     /// The database file used when none is given.
     pub const DEFAULT_SQLITE_PATH: &'static str = "history.db";
+    /// How often the writer refreshes its heartbeat.
+    /// See also [`HistoryLayerBuilder::heartbeat_interval`].
+    pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+    /// How long a silent writer's runs stay open before they are abandoned.
+    /// See also [`HistoryLayerBuilder::abandon_after`].
+    pub const DEFAULT_ABANDON_AFTER: Duration = DEFAULT_ABANDON_AFTER;
+    /// Most records the writer keeps in memory while commits fail.
+    /// See also [`HistoryLayerBuilder::max_pending_records`].
+    pub const DEFAULT_MAX_PENDING_RECORDS: usize = 200_000;
 
     /// Starts configuring a layer; finish with [`HistoryLayerBuilder::build`].
     ///
@@ -55,6 +91,8 @@ impl HistoryLayer {
 pub struct HistoryLayerBuilder {
     sqlite_path: PathBuf,
     queue_capacity: usize,
+    backpressure: Backpressure,
+    abandon_after: Duration,
     writer: WriterConfig,
     capture: CaptureConfig,
     capture_panic_messages: bool,
@@ -65,11 +103,15 @@ impl Default for HistoryLayerBuilder {
         HistoryLayerBuilder {
             sqlite_path: PathBuf::from(HistoryLayer::DEFAULT_SQLITE_PATH),
             queue_capacity: HistoryLayer::DEFAULT_QUEUE_CAPACITY,
+            backpressure: Backpressure::Block,
+            abandon_after: HistoryLayer::DEFAULT_ABANDON_AFTER,
             writer: WriterConfig {
                 batch_size: HistoryLayer::DEFAULT_BATCH_SIZE,
                 flush_interval: HistoryLayer::DEFAULT_FLUSH_INTERVAL,
                 retention: None,
                 shutdown_timeout: HistoryLayer::DEFAULT_SHUTDOWN_TIMEOUT,
+                heartbeat_interval: HistoryLayer::DEFAULT_HEARTBEAT_INTERVAL,
+                max_pending_records: HistoryLayer::DEFAULT_MAX_PENDING_RECORDS,
             },
             capture: CaptureConfig {
                 capture_level: HistoryLayer::DEFAULT_CAPTURE_LEVEL,
@@ -95,6 +137,13 @@ impl HistoryLayerBuilder {
     /// [`HistoryLayer::DEFAULT_QUEUE_CAPACITY`].
     pub fn queue_capacity(mut self, messages: usize) -> Self {
         self.queue_capacity = messages.max(1);
+        self
+    }
+
+    /// What happens when the queue is full. By default, this is
+    /// [`Backpressure::Block`]: nothing is lost.
+    pub fn backpressure(mut self, policy: Backpressure) -> Self {
+        self.backpressure = policy;
         self
     }
 
@@ -152,6 +201,32 @@ impl HistoryLayerBuilder {
         self
     }
 
+    /// How often the writer records that it is alive. By default, this is
+    /// [`HistoryLayer::DEFAULT_HEARTBEAT_INTERVAL`].
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.writer.heartbeat_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// When this writer starts, runs left open by another writer whose
+    /// heartbeat is older than this are closed as abandoned (a writer of this
+    /// host whose process has exited is abandoned at once). Keep it well
+    /// above the heartbeat interval of every writer of the database. By
+    /// default, this is [`HistoryLayer::DEFAULT_ABANDON_AFTER`].
+    pub fn abandon_after(mut self, timeout: Duration) -> Self {
+        self.abandon_after = timeout;
+        self
+    }
+
+    /// How many records (rows and log events) the writer keeps in memory
+    /// while commits fail, before it refuses new runs, steps and log events
+    /// and counts them in [`Stats::records_lost`](crate::Stats::records_lost).
+    /// By default, this is [`HistoryLayer::DEFAULT_MAX_PENDING_RECORDS`].
+    pub fn max_pending_records(mut self, records: usize) -> Self {
+        self.writer.max_pending_records = records.max(1);
+        self
+    }
+
     /// Whether to wrap the process's panic hook to keep panic messages, so a
     /// run failed by a panic records the message; the previous hook still
     /// runs. By default, this is `true`.
@@ -168,12 +243,24 @@ impl HistoryLayerBuilder {
     /// [`Error::SchemaTooNew`], [`Error::Open`] or [`Error::Migration`] when
     /// the database cannot be used; [`Error::Spawn`] if the thread cannot start.
     pub fn build(self) -> Result<(HistoryLayer, HistoryGuard), Error> {
-        let conn = sqlite::open(&self.sqlite_path, sqlite::OpenMode::Create)?;
-        let (sender, queue) = crossbeam_channel::bounded(self.queue_capacity);
+        let mut conn = sqlite::open(&self.sqlite_path, sqlite::OpenMode::Create)?;
+        let registration = WriterRow {
+            writer_id: Uuid::now_v7().to_string(),
+            host: recovery::this_host(),
+            pid: std::process::id(),
+            heartbeat_at: Utc::now(),
+            stopped_at: None,
+        };
+        sqlite::register(&conn, &registration)?;
+        recovery::recover_abandoned(&mut conn, self.abandon_after)?;
+
+        let (sender, main) = crossbeam_channel::bounded(self.queue_capacity);
+        let (overflow_sender, overflow) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
         let handle = writer::spawn(
             conn,
-            queue,
+            registration,
+            Queues { main, overflow },
             Arc::clone(&counters),
             TimeAnchor::new(),
             self.writer,
@@ -182,7 +269,12 @@ impl HistoryLayerBuilder {
         if self.capture_panic_messages {
             install_panic_hook();
         }
-        let layer = HistoryLayer::new(sender.clone(), Arc::clone(&counters), self.capture);
+        let sending = Sending {
+            queue: sender.clone(),
+            overflow: overflow_sender,
+            policy: self.backpressure,
+        };
+        let layer = HistoryLayer::new(sending, Arc::clone(&counters), self.capture);
         Ok((layer, HistoryGuard::new(sender, handle, counters)))
     }
 }

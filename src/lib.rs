@@ -57,6 +57,7 @@ mod helpers;
 mod message;
 mod model;
 mod query;
+mod recovery;
 mod schema;
 mod sqlite;
 mod stats;
@@ -65,7 +66,7 @@ mod time;
 mod value;
 mod writer;
 
-pub use builder::HistoryLayerBuilder;
+pub use builder::{Backpressure, HistoryLayerBuilder};
 pub use capture::HistoryLayer;
 pub use error::Error;
 pub use guard::HistoryGuard;

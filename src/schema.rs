@@ -14,11 +14,18 @@ struct Migration {
 }
 
 /// Every migration, in order. Never edit one that has shipped; add another.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_workflow_history.sql",
-    sql: include_str!("../migrations/0001_workflow_history.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_workflow_history.sql",
+        sql: include_str!("../migrations/0001_workflow_history.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_writers.sql",
+        sql: include_str!("../migrations/0002_writers.sql"),
+    },
+];
 
 /// The schema version this crate writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use crate::Error;
 use crate::model::{RunEvent, RunFilter, RunStatistics, StepRun, WorkflowRun};
 use crate::query::{FINISHED, filter_conditions, int};
+use crate::recovery;
 use crate::sqlite::{self, SELECT_EVENTS, SELECT_RUNS, SELECT_STEPS};
 
 /// Runs deleted per transaction by [`HistoryStore::delete_runs_older_than`].
@@ -45,11 +46,35 @@ impl HistoryStore {
     /// [`Error::NotFound`] if there is no file (a mistyped path is not an
     /// empty history), [`Error::NotADatabase`], [`Error::SchemaTooNew`],
     /// [`Error::Open`].
+    ///
+    /// Runs left open by writers that are gone are closed as abandoned
+    /// first (see [`HistoryStore::recover_abandoned`]), so a reader never
+    /// shows a dead process's run as still running.
     pub fn open_sqlite(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let conn = sqlite::open(path.as_ref(), sqlite::OpenMode::Existing)?;
+        let mut conn = sqlite::open(path.as_ref(), sqlite::OpenMode::Existing)?;
+        recovery::recover_abandoned(&mut conn, recovery::DEFAULT_ABANDON_AFTER)?;
         Ok(HistoryStore {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Closes the runs (and their open steps) left open by writers that are
+    /// gone as `FAILED` with error category `ABANDONED`, writing their
+    /// status-change events; returns how many runs were closed.
+    ///
+    /// A writer is gone when it recorded its stop, when its process on this
+    /// host has exited, or when its last heartbeat is older than
+    /// `abandon_after`.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
+    /// let closed = store.recover_abandoned(std::time::Duration::from_secs(300))?;
+    /// println!("closed {closed} abandoned runs");
+    /// # Ok(()) }
+    /// ```
+    pub fn recover_abandoned(&self, abandon_after: std::time::Duration) -> Result<u64, Error> {
+        recovery::recover_abandoned(&mut self.conn(), abandon_after)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -10,12 +10,13 @@ mod visit;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TrySendError};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, Scope, SpanRef};
 
+use crate::Backpressure;
 use crate::convention::{LaterField, RUN_SPAN, STEP_SPAN};
 use crate::message::{self, Fields, Lineage, Msg, Opened, SpanKey};
 use crate::stats::Counters;
@@ -47,9 +48,18 @@ pub(crate) use panic::install_hook as install_panic_hook;
 /// ```
 #[derive(Debug)]
 pub struct HistoryLayer {
-    sender: Sender<Msg>,
+    sending: Sending,
     counters: Arc<Counters>,
     config: CaptureConfig,
+}
+
+/// The layer's ends of the writer's queues, and what to do when full.
+#[derive(Debug)]
+pub(crate) struct Sending {
+    pub(crate) queue: Sender<Msg>,
+    /// Unbounded, for the closes and panics that must not be dropped.
+    pub(crate) overflow: Sender<Msg>,
+    pub(crate) policy: Backpressure,
 }
 
 /// What the layer captures; fixed when the layer is built.
@@ -70,6 +80,9 @@ struct Tracked {
     run: SpanKey,
     /// Present until the first enter sends it to the writer.
     pending: Option<Pending>,
+    /// Its start was dropped on a full queue: the writer never heard of it,
+    /// so nothing more is sent about it.
+    dropped: bool,
 }
 
 struct Pending {
@@ -85,20 +98,32 @@ fn is_tracked_name(name: &str) -> bool {
 }
 
 impl HistoryLayer {
-    pub(crate) fn new(sender: Sender<Msg>, counters: Arc<Counters>, config: CaptureConfig) -> Self {
+    pub(crate) fn new(sending: Sending, counters: Arc<Counters>, config: CaptureConfig) -> Self {
         HistoryLayer {
-            sender,
+            sending,
             counters,
             config,
         }
     }
 
-    fn send(&self, msg: Msg) {
-        // Blocks while the queue is full (the documented backpressure); fails
-        // only once the writer has stopped, and then the loss is counted.
-        if self.sender.send(msg).is_err() {
+    /// Queues `msg` for the writer; returns whether it was queued. Losses
+    /// are counted: a full queue under `DropNewest`, or a writer that has
+    /// stopped (sends then fail at once, they never block).
+    fn send(&self, msg: Msg) -> bool {
+        let queued = match self.sending.policy {
+            Backpressure::Block => self.sending.queue.send(msg).is_ok(),
+            Backpressure::DropNewest => match self.sending.queue.try_send(msg) {
+                Ok(()) => true,
+                Err(TrySendError::Full(msg @ (Msg::Closed { .. } | Msg::Panicked { .. }))) => {
+                    self.sending.overflow.send(msg).is_ok()
+                }
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            },
+        };
+        if !queued {
             Counters::add(&self.counters.dropped, 1);
         }
+        queued
     }
 
     fn collect<'f>(&self, fields: &'f mut Fields) -> FieldCollector<'f> {
@@ -119,7 +144,8 @@ where
         .find_map(|span| span.extensions().get::<Tracked>().map(|t| (t.key, t.run)))
 }
 
-/// The key of `span` if it is tracked and has been entered.
+/// The key of `span` if it is tracked and the writer knows of it: it has
+/// been entered and its start was not dropped.
 fn entered_key<S>(span: &SpanRef<'_, S>) -> Option<SpanKey>
 where
     S: for<'l> LookupSpan<'l>,
@@ -129,7 +155,7 @@ where
     }
     let extensions = span.extensions();
     let tracked = extensions.get::<Tracked>()?;
-    tracked.pending.is_none().then_some(tracked.key)
+    (tracked.pending.is_none() && !tracked.dropped).then_some(tracked.key)
 }
 
 impl<S> Layer<S> for HistoryLayer
@@ -176,6 +202,7 @@ where
                 fields,
                 recorded: Vec::new(),
             }),
+            dropped: false,
         };
         let mut extensions = span.extensions_mut();
         if extensions.get_mut::<Tracked>().is_none() {
@@ -196,6 +223,9 @@ where
             // The writer learns of the span at its first enter; hold the
             // fields until then, apart from the creation fields.
             values.record(&mut self.collect(&mut pending.recorded));
+            return;
+        }
+        if tracked.dropped {
             return;
         }
         let key = tracked.key;
@@ -219,7 +249,7 @@ where
                 .and_then(|tracked| Some((tracked.key, tracked.pending.take()?)))
         };
         if let Some((key, pending)) = first_enter {
-            self.send(Msg::Opened(Opened {
+            let opened = self.send(Msg::Opened(Opened {
                 key,
                 lineage: pending.lineage,
                 metadata: span.metadata(),
@@ -227,6 +257,12 @@ where
                 started_at: Instant::now(),
                 fields: pending.fields,
             }));
+            if !opened {
+                if let Some(tracked) = span.extensions_mut().get_mut::<Tracked>() {
+                    tracked.dropped = true;
+                }
+                return;
+            }
             if !pending.recorded.is_empty() {
                 self.send(Msg::Recorded {
                     span: key,

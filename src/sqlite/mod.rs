@@ -27,6 +27,7 @@ macro_rules! event_columns {
 
 mod rows;
 mod write;
+mod writers;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,6 +40,9 @@ pub(crate) use rows::{
     SELECT_EVENTS, SELECT_RUNS, SELECT_STEPS, event_from_row, run_from_row, step_from_row,
 };
 pub(crate) use write::{NewEvent, delete_runs_started_before, write_batch};
+pub(crate) use writers::{
+    WriterCounts, WriterRow, abandon_runs_of, heartbeat, register, writers_with_open_runs,
+};
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

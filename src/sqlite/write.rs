@@ -20,10 +20,36 @@ pub(crate) struct NewEvent {
     pub(crate) fields: JsonMap,
 }
 
+impl NewEvent {
+    /// The audit-trail entry of a status transition.
+    pub(crate) fn status_change(
+        run_id: &str,
+        step_id: Option<&str>,
+        at: DateTime<Utc>,
+        old: &str,
+        new: &str,
+    ) -> Self {
+        let mut fields = JsonMap::new();
+        fields.insert("old".to_owned(), old.into());
+        fields.insert("new".to_owned(), new.into());
+        NewEvent {
+            run_id: run_id.to_owned(),
+            step_id: step_id.map(str::to_owned),
+            timestamp: at,
+            kind: EventKind::StatusChanged,
+            level: None,
+            target: None,
+            message: None,
+            fields,
+        }
+    }
+}
+
 const UPSERT_RUN: &str = concat!(
     "INSERT INTO workflow_runs (",
     run_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+    ", writer_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
      ON CONFLICT (run_id) DO UPDATE SET \
      workflow_name = excluded.workflow_name, domain = excluded.domain, \
      partition_key = excluded.partition_key, status = excluded.status, \
@@ -32,7 +58,7 @@ const UPSERT_RUN: &str = concat!(
      outputs = excluded.outputs, error = excluded.error, \
      error_category = excluded.error_category, metrics = excluded.metrics, \
      triggered_by = excluded.triggered_by, parent_run_id = excluded.parent_run_id, \
-     cancel_reason = excluded.cancel_reason"
+     cancel_reason = excluded.cancel_reason, writer_id = excluded.writer_id"
 );
 
 const UPSERT_STEP: &str = concat!(
@@ -67,10 +93,12 @@ fn millis(seconds: Option<f64>) -> Option<f64> {
     seconds.map(|s| s * 1000.0)
 }
 
-/// Writes runs, then steps, then events in one transaction; returns the
-/// number of rows written. Nothing is written if any statement fails.
+/// Writes runs (as recorded by `writer_id`), then steps, then events in one
+/// transaction; returns the number of rows written. Nothing is written if
+/// any statement fails.
 pub(crate) fn write_batch<'a>(
     conn: &mut Connection,
+    writer_id: &str,
     runs: impl IntoIterator<Item = &'a WorkflowRun>,
     steps: impl IntoIterator<Item = &'a StepRun>,
     events: &[NewEvent],
@@ -98,6 +126,7 @@ pub(crate) fn write_batch<'a>(
                 format_timestamp(run.created_at),
                 run.parent_run_id,
                 run.cancel_reason,
+                writer_id,
             ])? as u64;
         }
         let mut upsert = tx.prepare_cached(UPSERT_STEP)?;
@@ -123,22 +152,28 @@ pub(crate) fn write_batch<'a>(
                 step.skip_reason,
             ])? as u64;
         }
-        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         for event in events {
-            rows += insert.execute(params![
-                event.run_id,
-                event.step_id,
-                format_timestamp(event.timestamp),
-                event.kind.as_str(),
-                event.level,
-                event.target,
-                event.message,
-                json(&event.fields),
-            ])? as u64;
+            rows += insert_event(&tx, event)?;
         }
     }
     tx.commit()?;
     Ok(rows)
+}
+
+/// Appends one event; part of the caller's transaction.
+pub(crate) fn insert_event(conn: &Connection, event: &NewEvent) -> rusqlite::Result<u64> {
+    let mut insert = conn.prepare_cached(INSERT_EVENT)?;
+    let rows = insert.execute(params![
+        event.run_id,
+        event.step_id,
+        format_timestamp(event.timestamp),
+        event.kind.as_str(),
+        event.level,
+        event.target,
+        event.message,
+        json(&event.fields),
+    ])?;
+    Ok(rows as u64)
 }
 
 /// Deletes up to `chunk` of the runs started before `cutoff`, with their

@@ -2,6 +2,7 @@
 //! open runs and steps. It takes messages off the queue, applies them, and
 //! commits what changed in batches.
 
+mod chores;
 mod records;
 
 use std::sync::Arc;
@@ -13,22 +14,17 @@ use rusqlite::Connection;
 use tracing::subscriber::NoSubscriber;
 
 use crate::message::Msg;
-use crate::sqlite;
+use crate::sqlite::{self, WriterRow};
 use crate::stats::Counters;
 use crate::time::TimeAnchor;
+use chores::Chores;
 use records::Records;
 
-/// Runs deleted per retention transaction.
-const RETENTION_CHUNK: u32 = 1000;
-/// How often a retention pass starts once the previous one is done.
-const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// First and longest wait before retrying a failed commit.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often a writer with a batch filling up looks at the queue again.
 const FILL_TICK: Duration = Duration::from_millis(1);
-/// How long the writer sleeps when it has nothing to do; any message wakes it.
-const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 /// How the writer batches, retries and stops.
 #[derive(Debug, Clone, Copy)]
@@ -37,29 +33,42 @@ pub(crate) struct WriterConfig {
     pub(crate) flush_interval: Duration,
     pub(crate) retention: Option<chrono::Duration>,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) max_pending_records: usize,
 }
 
-/// Starts the writer thread on an open connection.
+/// Where the writer takes its messages from.
+pub(crate) struct Queues {
+    /// The bounded queue every message goes through first.
+    pub(crate) main: Receiver<Msg>,
+    /// Closes and panics that found the main queue full under
+    /// [`Backpressure::DropNewest`](crate::Backpressure::DropNewest): never
+    /// dropped, so no run stays open because of a full queue.
+    pub(crate) overflow: Receiver<Msg>,
+}
+
+/// Starts the writer thread on an open connection, registered as `writer`.
 pub(crate) fn spawn(
     conn: Connection,
-    queue: Receiver<Msg>,
+    writer: WriterRow,
+    queues: Queues,
     counters: Arc<Counters>,
     anchor: TimeAnchor,
     config: WriterConfig,
 ) -> std::io::Result<JoinHandle<()>> {
     let writer = Writer {
         conn,
-        queue,
+        chores: Chores::new(writer, config.heartbeat_interval, config.retention),
+        queues,
         counters,
         config,
-        records: Records::new(anchor),
+        records: Records::new(anchor, config.max_pending_records),
         oldest_change: None,
         taken_since_commit: 0,
         flush_waiters: Vec::new(),
         stopping: false,
         retry: None,
         last_error: None,
-        next_retention: config.retention.map(|_| Instant::now()),
     };
     thread::Builder::new()
         .name("workflow-history-writer".to_owned())
@@ -74,7 +83,8 @@ struct Retry {
 
 struct Writer {
     conn: Connection,
-    queue: Receiver<Msg>,
+    chores: Chores,
+    queues: Queues,
     counters: Arc<Counters>,
     config: WriterConfig,
     records: Records,
@@ -85,7 +95,6 @@ struct Writer {
     stopping: bool,
     retry: Option<Retry>,
     last_error: Option<String>,
-    next_retention: Option<Instant>,
 }
 
 impl Writer {
@@ -93,9 +102,9 @@ impl Writer {
         // Anything this thread might emit must not come back into the layer.
         let _quiet = tracing::subscriber::set_default(NoSubscriber::default());
         loop {
-            // First thing, so a pass due at start is done before any flush
-            // is answered.
-            self.retention_step();
+            // First thing, so a retention pass due at start is done before
+            // any flush is answered.
+            self.chores.run_due(&mut self.conn, &self.counters);
             self.wait();
             self.drain();
             if self.commit_due() {
@@ -120,7 +129,7 @@ impl Writer {
             thread::sleep(self.wait_budget().min(FILL_TICK));
             return;
         }
-        match self.queue.recv_timeout(self.wait_budget()) {
+        match self.queues.main.recv_timeout(self.wait_budget()) {
             Ok(msg) => {
                 Counters::add(&self.counters.received, 1);
                 self.take(msg);
@@ -134,12 +143,17 @@ impl Writer {
     fn drain(&mut self) {
         let mut taken = 0u64;
         while self.taken_since_commit < self.config.batch_size {
-            match self.queue.try_recv() {
+            match self.queues.main.try_recv() {
                 Ok(msg) => {
                     self.take(msg);
                     taken += 1;
                 }
-                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Empty) => {
+                    // Only now: an overflowed close was sent after its
+                    // span's open, which is no longer in the main queue.
+                    taken += self.drain_overflow();
+                    break;
+                }
                 Err(TryRecvError::Disconnected) => {
                     self.stopping = true;
                     break;
@@ -149,12 +163,22 @@ impl Writer {
         Counters::add(&self.counters.received, taken);
     }
 
+    fn drain_overflow(&mut self) -> u64 {
+        let mut taken = 0;
+        while let Ok(msg) = self.queues.overflow.try_recv() {
+            self.take(msg);
+            taken += 1;
+        }
+        taken
+    }
+
     fn take(&mut self, msg: Msg) {
         match msg {
             Msg::Flush(waiter) => self.flush_waiters.push(waiter),
             Msg::Shutdown => self.stopping = true,
             msg => {
-                self.records.apply(msg);
+                let refused = self.records.apply(msg);
+                Counters::add(&self.counters.records_lost, refused);
                 self.oldest_change.get_or_insert_with(Instant::now);
                 self.taken_since_commit += 1;
             }
@@ -164,13 +188,13 @@ impl Writer {
     fn wait_budget(&self) -> Duration {
         let now = Instant::now();
         let until = if let Some(retry) = &self.retry {
-            Some(retry.at)
+            retry.at
         } else if let Some(oldest) = self.oldest_change {
-            Some(oldest + self.config.flush_interval)
+            oldest + self.config.flush_interval
         } else {
-            self.next_retention
+            self.chores.next_due()
         };
-        until.map_or(IDLE_WAIT, |t| t.saturating_duration_since(now))
+        until.saturating_duration_since(now)
     }
 
     fn commit_due(&self) -> bool {
@@ -195,7 +219,7 @@ impl Writer {
     fn commit(&mut self) -> bool {
         self.taken_since_commit = 0;
         let (runs, steps, events) = self.records.pending();
-        match sqlite::write_batch(&mut self.conn, runs, steps, events) {
+        match sqlite::write_batch(&mut self.conn, self.chores.writer_id(), runs, steps, events) {
             Ok(rows) => {
                 Counters::add(&self.counters.rows_written, rows);
                 self.records.committed();
@@ -245,6 +269,8 @@ impl Writer {
     /// shutdown request was taken before it: nothing more needs draining.
     fn finish(&mut self) {
         let deadline = Instant::now() + self.config.shutdown_timeout;
+        let overflowed = self.drain_overflow();
+        Counters::add(&self.counters.received, overflowed);
         while self.records.has_pending() && !self.commit() {
             let Some(retry) = &self.retry else { break };
             if retry.at >= deadline {
@@ -256,28 +282,7 @@ impl Writer {
             &self.counters.records_lost,
             self.records.pending_count() as u64,
         );
+        self.chores.stop(&mut self.conn, &self.counters);
         self.answer_flushes();
-    }
-
-    /// Deletes one chunk of expired runs when a retention pass is due, so
-    /// the writer goes back to its queue between chunks.
-    fn retention_step(&mut self) {
-        let (Some(keep), Some(due)) = (self.config.retention, self.next_retention) else {
-            return;
-        };
-        let now = Instant::now();
-        if now < due {
-            return;
-        }
-        let cutoff = chrono::Utc::now() - keep;
-        match sqlite::delete_runs_started_before(&mut self.conn, cutoff, RETENTION_CHUNK) {
-            // A full chunk means more may be expired: carry on next time round.
-            Ok(deleted) if deleted == u64::from(RETENTION_CHUNK) => {}
-            Ok(_) => self.next_retention = Some(now + RETENTION_EVERY),
-            Err(_) => {
-                Counters::add(&self.counters.write_errors, 1);
-                self.next_retention = Some(now + MAX_BACKOFF);
-            }
-        }
     }
 }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tracing::Level;
 use uuid::Uuid;
 
@@ -46,6 +45,9 @@ enum Origin {
 /// Open runs and steps, and the rows and events not yet committed.
 pub(crate) struct Records {
     anchor: TimeAnchor,
+    /// Most rows and events kept while commits fail; beyond it new runs,
+    /// steps and log events are refused (and counted by the caller).
+    max_pending: usize,
     runs: HashMap<SpanKey, OpenRun>,
     steps: HashMap<SpanKey, OpenStep>,
     dirty_runs: Vec<SpanKey>,
@@ -60,32 +62,11 @@ fn mark(dirty: &mut bool, list: &mut Vec<SpanKey>, key: SpanKey) {
     }
 }
 
-fn status_event(
-    run_id: &str,
-    step_id: Option<&str>,
-    at: DateTime<Utc>,
-    old: &str,
-    new: &str,
-) -> NewEvent {
-    let serde_json::Value::Object(fields) = json!({ "old": old, "new": new }) else {
-        unreachable!("json! of an object literal is an object")
-    };
-    NewEvent {
-        run_id: run_id.to_owned(),
-        step_id: step_id.map(str::to_owned),
-        timestamp: at,
-        kind: EventKind::StatusChanged,
-        level: None,
-        target: None,
-        message: None,
-        fields,
-    }
-}
-
 impl Records {
-    pub(crate) fn new(anchor: TimeAnchor) -> Self {
+    pub(crate) fn new(anchor: TimeAnchor, max_pending: usize) -> Self {
         Records {
             anchor,
+            max_pending,
             runs: HashMap::new(),
             steps: HashMap::new(),
             dirty_runs: Vec::new(),
@@ -150,10 +131,20 @@ impl Records {
         self.events.clear();
     }
 
-    /// Applies one message from the layer. Flush and shutdown are the
+    fn is_full(&self) -> bool {
+        self.pending_count() >= self.max_pending
+    }
+
+    /// Applies one message from the layer and returns how many records it
+    /// would have added but could not keep. Flush and shutdown are the
     /// writer loop's business and are ignored here.
-    pub(crate) fn apply(&mut self, msg: Msg) {
+    ///
+    /// When the pending records are at their bound (commits keep failing),
+    /// a new run or step is refused whole, so it never appears half
+    /// recorded; updates to records already kept still apply.
+    pub(crate) fn apply(&mut self, msg: Msg) -> u64 {
         match msg {
+            Msg::Opened(_) if self.is_full() => return 1,
             Msg::Opened(opened) => match opened.lineage {
                 Lineage::Run { parent_run } => self.open_run(opened, parent_run),
                 Lineage::Step { run, parent_step } => self.open_step(opened, run, parent_step),
@@ -163,7 +154,7 @@ impl Records {
                     self.apply_later(span, name, value, Origin::Record);
                 }
             }
-            Msg::Event(event) => self.apply_event(event),
+            Msg::Event(event) => return self.apply_event(event),
             Msg::Panicked { span, message } => {
                 let message = message.unwrap_or_else(|| "panicked".to_owned());
                 if let Some(open) = self.steps.get_mut(&span) {
@@ -182,6 +173,7 @@ impl Records {
             }
             Msg::Flush(_) | Msg::Shutdown => {}
         }
+        0
     }
 
     fn open_run(&mut self, opened: Opened, parent_run: Option<SpanKey>) {
@@ -207,7 +199,7 @@ impl Records {
         if run.run_id.is_empty() {
             run.run_id = Uuid::now_v7().to_string();
         }
-        self.events.push(status_event(
+        self.events.push(NewEvent::status_change(
             &run.run_id,
             None,
             run.started_at.unwrap_or(run.created_at),
@@ -251,7 +243,7 @@ impl Records {
                 }
             }
         }
-        self.events.push(status_event(
+        self.events.push(NewEvent::status_change(
             &step.run_id,
             Some(&step.step_id),
             step.started_at.unwrap_or_else(Utc::now),
@@ -269,7 +261,9 @@ impl Records {
         self.steps.insert(opened.key, open);
     }
 
-    fn apply_event(&mut self, event: Event) {
+    /// Applies an event's conventions and keeps it in the log; returns 1
+    /// if the log entry could not be kept.
+    fn apply_event(&mut self, event: Event) -> u64 {
         let level = *event.metadata.level();
         let mut message = None;
         let mut fields = JsonMap::new();
@@ -290,15 +284,18 @@ impl Records {
             self.apply_later(event.span, "error", Value::Text(text), Origin::Event(level));
         }
         if !event.keep_in_log {
-            return;
+            return 0;
         }
         let (run_id, step_id) = if let Some(open) = self.steps.get(&event.span) {
             (open.step.run_id.clone(), Some(open.step.step_id.clone()))
         } else if let Some(open) = self.runs.get(&event.span) {
             (open.run.run_id.clone(), None)
         } else {
-            return;
+            return 0;
         };
+        if self.is_full() {
+            return 1;
+        }
         self.events.push(NewEvent {
             run_id,
             step_id,
@@ -309,6 +306,7 @@ impl Records {
             message,
             fields,
         });
+        0
     }
 
     /// Applies a field recorded on, or logged inside, an open run or step.
@@ -432,7 +430,7 @@ impl Records {
         } else {
             StepStatus::Completed
         };
-        self.events.push(status_event(
+        self.events.push(NewEvent::status_change(
             &step.run_id,
             Some(&step.step_id),
             at,
@@ -478,7 +476,7 @@ impl Records {
         } else {
             WorkflowStatus::Completed
         };
-        self.events.push(status_event(
+        self.events.push(NewEvent::status_change(
             &run.run_id,
             None,
             at,
