@@ -70,6 +70,26 @@ impl HistoryGuard {
         }
     }
 
+    /// Makes `std::process::exit` flush this writer first: it skips every
+    /// destructor, the guard's included, but runs C `atexit` handlers. The
+    /// handler waits up to 5 s for the commit. Returns whether the handler
+    /// could be registered.
+    ///
+    /// Panics that abort, signals and crashes run no handler; for those,
+    /// at most the last flush interval is lost.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let (layer, guard) = workflow_history::HistoryLayer::builder().build()?;
+    /// guard.flush_on_exit();
+    /// // ... anywhere later, even in code you do not own:
+    /// std::process::exit(2); // history recorded so far is committed first
+    /// # }
+    /// ```
+    pub fn flush_on_exit(&self) -> bool {
+        crate::exit::flush_at_exit(self.sender.clone())
+    }
+
     /// Counts of messages, rows and errors so far.
     pub fn stats(&self) -> Stats {
         self.counters.snapshot(self.sender.len())

@@ -52,6 +52,7 @@ mod builder;
 mod capture;
 mod convention;
 mod error;
+mod exit;
 mod guard;
 mod helpers;
 mod message;

@@ -1,7 +1,7 @@
 //! The writer's picture of open runs and steps: messages from the layer are
 //! applied here, and what changed is handed to the database in batches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -53,6 +53,11 @@ pub(crate) struct Records {
     dirty_runs: Vec<SpanKey>,
     dirty_steps: Vec<SpanKey>,
     events: Vec<NewEvent>,
+    /// Spans whose open was refused or had no run to join, until they close:
+    /// everything about them is ignored.
+    unknown: HashSet<SpanKey>,
+    /// Closes and panics that arrived before their span's open.
+    early: HashMap<SpanKey, Vec<Msg>>,
 }
 
 fn mark(dirty: &mut bool, list: &mut Vec<SpanKey>, key: SpanKey) {
@@ -72,6 +77,8 @@ impl Records {
             dirty_runs: Vec::new(),
             dirty_steps: Vec::new(),
             events: Vec::new(),
+            unknown: HashSet::new(),
+            early: HashMap::new(),
         }
     }
 
@@ -144,11 +151,33 @@ impl Records {
     /// recorded; updates to records already kept still apply.
     pub(crate) fn apply(&mut self, msg: Msg) -> u64 {
         match msg {
-            Msg::Opened(_) if self.is_full() => return 1,
-            Msg::Opened(opened) => match opened.lineage {
-                Lineage::Run { parent_run } => self.open_run(opened, parent_run),
-                Lineage::Step { run, parent_step } => self.open_step(opened, run, parent_step),
-            },
+            Msg::Opened(opened) if self.is_full() => {
+                self.unknown.insert(opened.key);
+                return 1;
+            }
+            Msg::Opened(opened) => {
+                let key = opened.key;
+                let kept = match opened.lineage {
+                    Lineage::Run { parent_run } => self.open_run(opened, parent_run),
+                    Lineage::Step { run, parent_step } => self.open_step(opened, run, parent_step),
+                };
+                if !kept {
+                    self.unknown.insert(key);
+                }
+                for early in self.early.remove(&key).unwrap_or_default() {
+                    self.apply(early);
+                }
+            }
+            // A close or panic that overtook its span's open through the
+            // overflow queue waits for it.
+            Msg::Closed { span, .. } | Msg::Panicked { span, .. } if !self.is_open(span) => {
+                let closed = matches!(msg, Msg::Closed { .. });
+                if !self.unknown.contains(&span) {
+                    self.early.entry(span).or_default().push(msg);
+                } else if closed {
+                    self.unknown.remove(&span);
+                }
+            }
             Msg::Recorded { span, fields } => {
                 for (name, value) in fields {
                     self.apply_later(span, name, value, Origin::Record);
@@ -176,7 +205,12 @@ impl Records {
         0
     }
 
-    fn open_run(&mut self, opened: Opened, parent_run: Option<SpanKey>) {
+    fn is_open(&self, span: SpanKey) -> bool {
+        self.steps.contains_key(&span) || self.runs.contains_key(&span)
+    }
+
+    /// Starts a run; always kept.
+    fn open_run(&mut self, opened: Opened, parent_run: Option<SpanKey>) -> bool {
         let mut run = WorkflowRun::new(String::new(), opened.metadata.target());
         run.created_at = self.time(opened.created_at);
         run.started_at = Some(self.time(opened.started_at));
@@ -216,12 +250,18 @@ impl Records {
         };
         mark(&mut open.dirty, &mut self.dirty_runs, opened.key);
         self.runs.insert(opened.key, open);
+        true
     }
 
-    fn open_step(&mut self, opened: Opened, run_key: SpanKey, parent_step: Option<SpanKey>) {
-        // The run's own open message was never seen: nothing to attach to.
+    /// Starts a step; not kept when its run was never recorded.
+    fn open_step(
+        &mut self,
+        opened: Opened,
+        run_key: SpanKey,
+        parent_step: Option<SpanKey>,
+    ) -> bool {
         let Some(run) = self.runs.get_mut(&run_key) else {
-            return;
+            return false;
         };
         run.next_step_order += 1;
         let mut step = StepRun::new(
@@ -259,6 +299,7 @@ impl Records {
         };
         mark(&mut open.dirty, &mut self.dirty_steps, opened.key);
         self.steps.insert(opened.key, open);
+        true
     }
 
     /// Applies an event's conventions and keeps it in the log; returns 1
