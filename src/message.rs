@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
+use smallvec::SmallVec;
 use tracing::Metadata;
 
 use crate::value::Value;
 
-/// Field values in the order the span or event gave them.
-pub(crate) type Fields = Vec<(&'static str, Value)>;
+/// Field values in the order the span or event gave them; the first few
+/// inline, so a typical span or event needs no allocation for them.
+pub(crate) type Fields = SmallVec<[(&'static str, Value); 4]>;
 
 /// Names one tracked span for the life of the process.
 ///

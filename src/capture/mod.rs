@@ -87,7 +87,8 @@ struct Tracked {
 
 struct Pending {
     lineage: Lineage,
-    created_at: Instant,
+    /// Runs only: steps have no creation time of their own.
+    created_at: Option<Instant>,
     fields: Fields,
     /// Recorded with `Span::record` before the first enter.
     recorded: Fields,
@@ -191,16 +192,16 @@ where
             // A step outside any workflow is not part of any run's history.
             (false, None) => return,
         };
-        let mut fields = Vec::with_capacity(metadata.fields().len());
+        let mut fields = Fields::new();
         attrs.record(&mut self.collect(&mut fields));
         let tracked = Tracked {
             key,
             run,
             pending: Some(Pending {
                 lineage,
-                created_at: Instant::now(),
+                created_at: is_run.then(Instant::now),
                 fields,
-                recorded: Vec::new(),
+                recorded: Fields::new(),
             }),
             dropped: false,
         };
@@ -230,7 +231,7 @@ where
         }
         let key = tracked.key;
         drop(extensions);
-        let mut fields = Vec::new();
+        let mut fields = Fields::new();
         values.record(&mut self.collect(&mut fields));
         if !fields.is_empty() {
             self.send(Msg::Recorded { span: key, fields });
@@ -249,12 +250,13 @@ where
                 .and_then(|tracked| Some((tracked.key, tracked.pending.take()?)))
         };
         if let Some((key, pending)) = first_enter {
+            let started_at = Instant::now();
             let opened = self.send(Msg::Opened(Opened {
                 key,
                 lineage: pending.lineage,
                 metadata: span.metadata(),
-                created_at: pending.created_at,
-                started_at: Instant::now(),
+                created_at: pending.created_at.unwrap_or(started_at),
+                started_at,
                 fields: pending.fields,
             }));
             if !opened {
@@ -324,7 +326,7 @@ where
         let Some(span) = scope.into_iter().find_map(|span| entered_key(&span)) else {
             return;
         };
-        let mut fields = Vec::with_capacity(metadata.fields().len());
+        let mut fields = Fields::new();
         event.record(&mut self.collect(&mut fields));
         self.send(Msg::Event(message::Event {
             span,

@@ -19,6 +19,16 @@ impl FieldCollector<'_> {
     fn push(&mut self, field: &Field, value: Value) {
         self.fields.push((field.name(), value));
     }
+
+    /// The text limit for `field`. A run id is a key, never cut: two long
+    /// ids cut to the same prefix would merge two runs into one.
+    fn limit(&self, field: &Field) -> usize {
+        if field.name() == "run_id" {
+            usize::MAX
+        } else {
+            self.max_bytes
+        }
+    }
 }
 
 impl Visit for FieldCollector<'_> {
@@ -35,11 +45,11 @@ impl Visit for FieldCollector<'_> {
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, Value::I128(value));
+        self.push(field, Value::i128(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, Value::U128(value));
+        self.push(field, Value::u128(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
@@ -49,13 +59,13 @@ impl Visit for FieldCollector<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.push(
             field,
-            Value::Text(BoundedText::from_str(value, self.max_bytes)),
+            Value::Text(BoundedText::from_str(value, self.limit(field))),
         );
     }
 
     /// The error's message followed by its sources: `outer: inner: root`.
     fn record_error(&mut self, field: &Field, value: &(dyn StdError + 'static)) {
-        let mut text = BoundedText::new(self.max_bytes);
+        let mut text = BoundedText::new(self.limit(field));
         let _ = write!(text, "{value}");
         let mut source = value.source();
         while let Some(cause) = source {
@@ -66,7 +76,7 @@ impl Visit for FieldCollector<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = BoundedText::new(self.max_bytes);
+        let mut text = BoundedText::new(self.limit(field));
         let _ = write!(text, "{value:?}");
         self.push(field, Value::Text(text.finish()));
     }

@@ -13,7 +13,7 @@ use crate::message::{Event, Lineage, Msg, Opened, SpanKey};
 use crate::model::{EventKind, JsonMap, StepRun, StepStatus, WorkflowRun, WorkflowStatus};
 use crate::sqlite::NewEvent;
 use crate::time::TimeAnchor;
-use crate::value::Value;
+use crate::value::{Text, Value};
 
 struct OpenRun {
     run: WorkflowRun,
@@ -322,7 +322,12 @@ impl Records {
         }
         if event.fails && !has_error_field {
             let text = message.clone().unwrap_or_else(|| "ERROR event".to_owned());
-            self.apply_later(event.span, "error", Value::Text(text), Origin::Event(level));
+            self.apply_later(
+                event.span,
+                "error",
+                Value::Text(Text::from(text)),
+                Origin::Event(level),
+            );
         }
         if !event.keep_in_log {
             return 0;
