@@ -48,6 +48,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "server")]
+pub mod api;
 mod builder;
 mod capture;
 mod convention;
@@ -73,8 +75,8 @@ pub use error::Error;
 pub use guard::HistoryGuard;
 pub use helpers::{cancel, fail, fail_with_category, quality_passed, records_processed, skip};
 pub use model::{
-    EventKind, JsonMap, RunEvent, RunFilter, RunStatistics, StepRun, StepStatus, WorkflowRun,
-    WorkflowStatus,
+    EventFilter, EventKind, JsonMap, RunEvent, RunFilter, RunIdMatch, RunStatistics, StepRun,
+    StepStatus, WorkflowCount, WorkflowRun, WorkflowStatistics, WorkflowStatus,
 };
 pub use schema::SCHEMA_VERSION;
 pub use stats::Stats;

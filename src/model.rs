@@ -72,6 +72,7 @@ status_enum! {
     /// assert_eq!(status.as_str(), "FAILED");
     /// # Ok::<(), workflow_history::Error>(())
     /// ```
+    #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
     WorkflowStatus {
         /// Created but not yet entered.
         Pending => "PENDING",
@@ -96,6 +97,7 @@ status_enum! {
     /// assert!(!StepStatus::Running.is_terminal());
     /// # Ok::<(), workflow_history::Error>(())
     /// ```
+    #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
     StepStatus {
         /// Created but not yet entered.
         Pending => "PENDING",
@@ -126,6 +128,7 @@ fn seconds_between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> 
 /// assert_eq!(run.triggered_by, "manual");
 /// assert_eq!(run.duration_seconds(), None);
 /// ```
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowRun {
     /// Unique id: a UUIDv7 unless the span gave `run_id`.
@@ -143,14 +146,17 @@ pub struct WorkflowRun {
     /// When the span closed.
     pub completed_at: Option<DateTime<Utc>>,
     /// Every other field given when the span was created.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub params: JsonMap,
     /// `output.<name>` fields and other fields recorded later.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub outputs: JsonMap,
     /// The run's error, or the first failed step's.
     pub error: Option<String>,
     /// The `error_category` recorded with the error.
     pub error_category: Option<String>,
     /// `metric.<name>` fields recorded anywhere inside the run.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub metrics: JsonMap,
     /// The `triggered_by` field: `"manual"` unless given.
     pub triggered_by: String,
@@ -205,6 +211,7 @@ impl WorkflowRun {
 /// assert_eq!(step.step_type, "step");
 /// assert!(!step.is_terminal());
 /// ```
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRun {
     /// `{run_id}-{step_order}`.
@@ -224,8 +231,10 @@ pub struct StepRun {
     /// When the span closed.
     pub completed_at: Option<DateTime<Utc>>,
     /// Every other field given when the span was created.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub input_params: JsonMap,
     /// `output.<name>` fields and other fields recorded later.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub output_data: JsonMap,
     /// The step's error.
     pub error: Option<String>,
@@ -236,6 +245,7 @@ pub struct StepRun {
     /// The `quality_passed` field.
     pub quality_passed: Option<bool>,
     /// `quality.<name>` fields.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub quality_metrics: JsonMap,
     /// The enclosing step, for a step span inside another.
     pub parent_step_id: Option<String>,
@@ -285,6 +295,7 @@ impl StepRun {
 /// use workflow_history::EventKind;
 /// assert_eq!(EventKind::StatusChanged.as_str(), "status_changed");
 /// ```
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -316,6 +327,7 @@ impl EventKind {
 ///
 /// Log entries carry `level`, `target` and `message`; status changes carry
 /// `{"old": ..., "new": ...}` in `fields`.
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
     /// Database id; increases in the order events were written.
@@ -335,6 +347,7 @@ pub struct RunEvent {
     /// The event's message.
     pub message: Option<String>,
     /// The event's other fields.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub fields: JsonMap,
 }
 
@@ -395,6 +408,7 @@ impl Default for RunFilter {
 ///
 /// Durations cover finished runs (completed, failed or cancelled);
 /// percentiles use the nearest-rank method.
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunStatistics {
     /// Runs selected.
@@ -417,4 +431,86 @@ pub struct RunStatistics {
     pub p95_duration_seconds: Option<f64>,
     /// Longest duration of finished runs.
     pub max_duration_seconds: Option<f64>,
+}
+
+/// Which of a run's events [`HistoryStore::get_events_filtered`] returns.
+///
+/// [`HistoryStore::get_events_filtered`]: crate::HistoryStore::get_events_filtered
+///
+/// ```
+/// use workflow_history::EventFilter;
+/// let filter = EventFilter {
+///     step_name: Some("quality_check".into()),
+///     min_level: Some(tracing::Level::WARN),
+/// };
+/// assert_ne!(filter, EventFilter::default());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only events inside steps of this name (every step of that name, so
+    /// retries are included), status changes of those steps too.
+    pub step_name: Option<String>,
+    /// Only log events at this level or more severe. Status changes have no
+    /// level, so a minimum level leaves them out.
+    pub min_level: Option<tracing::Level>,
+}
+
+/// What a full or shortened run id designates; see
+/// [`HistoryStore::resolve_run_id`](crate::HistoryStore::resolve_run_id).
+///
+/// ```
+/// use workflow_history::RunIdMatch;
+/// let found = RunIdMatch::Found("0193a1b2-0000-7000-8000-000000000000".into());
+/// assert!(matches!(found, RunIdMatch::Found(id) if id.starts_with("0193")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunIdMatch {
+    /// The full id of the one run that has this id, or the only run whose id
+    /// starts with it.
+    Found(String),
+    /// No run has this id or starts with it.
+    NotFound,
+    /// Several runs start with it: a few of their ids, in id order.
+    Ambiguous(Vec<String>),
+}
+
+/// [`RunStatistics`] of the runs of one workflow.
+///
+/// ```
+/// use workflow_history::{RunStatistics, WorkflowStatistics};
+/// let stats = WorkflowStatistics {
+///     workflow_name: "ingest".into(),
+///     statistics: RunStatistics::default(),
+/// };
+/// // The statistics' fields sit beside the name in JSON.
+/// let json = serde_json::to_value(&stats)?;
+/// assert_eq!(json["workflow_name"], "ingest");
+/// assert_eq!(json["total_runs"], 0);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct WorkflowStatistics {
+    /// The workflow.
+    pub workflow_name: String,
+    /// Its runs' counts and durations.
+    #[serde(flatten)]
+    pub statistics: RunStatistics,
+}
+
+/// How many runs of one workflow something counts, e.g. what retention
+/// would delete.
+///
+/// ```
+/// use workflow_history::WorkflowCount;
+/// let count = WorkflowCount { workflow_name: "ingest".into(), runs: 3 };
+/// assert_eq!(count.runs, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct WorkflowCount {
+    /// The workflow.
+    pub workflow_name: String,
+    /// Its runs counted.
+    pub runs: u64,
 }

@@ -5,7 +5,7 @@
 
 use rusqlite::types::Value as SqlValue;
 
-use crate::model::{RunFilter, WorkflowStatus};
+use crate::model::{EventFilter, RunFilter, WorkflowStatus};
 use crate::time::format_timestamp;
 
 /// The statuses whose runs have a duration.
@@ -78,6 +78,47 @@ pub(crate) fn filter_conditions(filter: &RunFilter) -> Conditions {
     c
 }
 
+/// The stored level names at `level` or more severe, most severe first.
+///
+/// `tracing` orders levels by verbosity (`TRACE` is the greatest), so the
+/// list is spelled out rather than computed with a comparison that reads
+/// backwards.
+pub(crate) fn levels_at_least(level: tracing::Level) -> &'static [&'static str] {
+    const ALL: [&str; 5] = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
+    let keep = match level {
+        tracing::Level::ERROR => 1,
+        tracing::Level::WARN => 2,
+        tracing::Level::INFO => 3,
+        tracing::Level::DEBUG => 4,
+        tracing::Level::TRACE => 5,
+    };
+    &ALL[..keep]
+}
+
+/// Conditions on the events of one run, as [`EventFilter`] asks.
+///
+/// The run id is always `?1`; the step name, when given, is matched through
+/// the steps table so every step of that name (retries too) is included.
+pub(crate) fn event_conditions(run_id: &str, filter: &EventFilter) -> Conditions {
+    let mut c = Conditions::default();
+    c.push("run_id", "=", text(run_id));
+    if let Some(step) = &filter.step_name {
+        let slot = c.bind(text(step));
+        c.clauses.push(format!(
+            "step_id IN (SELECT step_id FROM workflow_step_runs \
+             WHERE run_id = ?1 AND step_name = {slot})"
+        ));
+    }
+    if let Some(level) = filter.min_level {
+        let slots: Vec<String> = levels_at_least(level)
+            .iter()
+            .map(|name| c.bind(text(name)))
+            .collect();
+        c.clauses.push(format!("level IN ({})", slots.join(", ")));
+    }
+    c
+}
+
 /// Saturates an unsigned count into SQLite's signed integer.
 pub(crate) fn int(n: u64) -> SqlValue {
     SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
@@ -106,5 +147,27 @@ mod tests {
         assert_eq!(c.sql(), " WHERE workflow_name = ?1 AND status = ?2");
         assert_eq!(limit, "?3");
         assert_eq!(c.params.len(), 3);
+    }
+
+    #[test]
+    fn minimum_level_keeps_it_and_everything_more_severe() {
+        assert_eq!(levels_at_least(tracing::Level::ERROR), ["ERROR"]);
+        assert_eq!(levels_at_least(tracing::Level::WARN), ["ERROR", "WARN"]);
+        assert_eq!(levels_at_least(tracing::Level::TRACE).len(), 5);
+    }
+
+    #[test]
+    fn event_filters_are_bound_parameters() {
+        let filter = EventFilter {
+            step_name: Some("load' OR 1=1 --".into()),
+            min_level: Some(tracing::Level::WARN),
+        };
+        let c = event_conditions("run-1", &filter);
+        assert_eq!(
+            c.sql(),
+            " WHERE run_id = ?1 AND step_id IN (SELECT step_id FROM workflow_step_runs \
+             WHERE run_id = ?1 AND step_name = ?2) AND level IN (?3, ?4)"
+        );
+        assert_eq!(c.params.len(), 4);
     }
 }

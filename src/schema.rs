@@ -65,6 +65,17 @@ fn refuse_newer(found: i64) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether the database is at this crate's version (`false`: older, it
+/// needs migrating), without writing.
+///
+/// # Errors
+/// [`Error::SchemaTooNew`] for a database written by a newer version.
+pub(crate) fn is_current(conn: &Connection) -> Result<bool, Error> {
+    let found = applied_version(conn)?;
+    refuse_newer(found)?;
+    Ok(found == SCHEMA_VERSION)
+}
+
 /// Applies every migration the database lacks, each in order and recorded.
 ///
 /// The check and the migrations run in one immediate transaction: a second

@@ -47,22 +47,29 @@ pub(crate) use writers::{
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Whether opening may create the database file.
+/// Whether opening may create the database file, or write at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OpenMode {
     /// Create the file (and schema) if missing: what a writer wants.
     Create,
     /// The file must exist: what a reader wants, so a typo is not an empty history.
     Existing,
+    /// The file must exist and the connection cannot write: what a server
+    /// of history wants. A database written by an older version is first
+    /// migrated through a short read-write connection.
+    ReadOnly,
 }
 
 /// Opens a read-write connection with the pragmas the writer and store rely
 /// on, and brings the schema up to date.
 pub(crate) fn open(path: &Path, mode: OpenMode) -> Result<Connection, Error> {
+    if mode == OpenMode::ReadOnly {
+        return open_read_only(path);
+    }
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if !path.exists() {
         match mode {
-            OpenMode::Existing => {
+            OpenMode::Existing | OpenMode::ReadOnly => {
                 return Err(Error::NotFound {
                     path: path.to_owned(),
                 });
@@ -90,6 +97,27 @@ pub(crate) fn open(path: &Path, mode: OpenMode) -> Result<Connection, Error> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     schema::migrate(&mut conn)?;
     Ok(conn)
+}
+
+fn open_read_only(path: &Path) -> Result<Connection, Error> {
+    if !path.exists() {
+        return Err(Error::NotFound {
+            path: path.to_owned(),
+        });
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    ensure_is_database(&conn, path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if schema::is_current(&conn)? {
+        return Ok(conn);
+    }
+    drop(conn);
+    drop(open(path, OpenMode::Existing)?);
+    open_read_only(path)
 }
 
 /// Reads the schema before anything writes: a file that is not SQLite fails

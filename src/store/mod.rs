@@ -1,8 +1,11 @@
 //! Reading history back: runs, steps, events, statistics, and retention.
 
+mod lookups;
+
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use crate::Error;
@@ -75,6 +78,30 @@ impl HistoryStore {
     /// ```
     pub fn recover_abandoned(&self, abandon_after: std::time::Duration) -> Result<u64, Error> {
         recovery::recover_abandoned(&mut self.conn(), abandon_after)
+    }
+
+    /// Opens an existing SQLite history database for reading only: the
+    /// connection cannot write, so a reader (an HTTP server, an analyst's
+    /// terminal) can never change history, and a user with read permission
+    /// alone can open it.
+    ///
+    /// A database written by an older version is first migrated through a
+    /// short read-write connection, which needs write permission once.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_sqlite_read_only("history.db")?;
+    /// println!("{} runs", store.count_runs(&Default::default())?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`HistoryStore::open_sqlite`].
+    pub fn open_sqlite_read_only(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let conn = sqlite::open(path.as_ref(), sqlite::OpenMode::ReadOnly)?;
+        Ok(HistoryStore {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -200,10 +227,24 @@ impl HistoryStore {
     /// Deletes runs started more than `age` ago, with their steps and
     /// events, in small transactions; returns how many runs were deleted.
     pub fn delete_runs_older_than(&self, age: chrono::Duration) -> Result<u64, Error> {
-        let cutoff = chrono::Utc::now() - age;
+        self.delete_runs_started_before(Utc::now() - age)
+    }
+
+    /// Deletes runs started before `cutoff`, with their steps and events, as
+    /// [`HistoryStore::delete_runs_older_than`] does; returns how many runs
+    /// were deleted. A fixed cutoff lets a caller count first and delete the
+    /// same runs after.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
+    /// let cutoff = chrono::Utc::now() - chrono::Duration::days(90);
+    /// let deleted = store.delete_runs_started_before(cutoff)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn delete_runs_started_before(&self, cutoff: DateTime<Utc>) -> Result<u64, Error> {
         let mut total = 0;
         loop {
-            // The lock is taken per chunk so readers interleave with a long purge.
             let deleted =
                 sqlite::delete_runs_started_before(&mut self.conn(), cutoff, DELETE_CHUNK)?;
             total += deleted;
