@@ -20,6 +20,7 @@ use crate::Backpressure;
 use crate::convention::{LaterField, RUN_SPAN, STEP_SPAN};
 use crate::message::{self, Fields, Lineage, Msg, Opened, SpanKey};
 use crate::stats::Counters;
+use crate::value::Value;
 use visit::FieldCollector;
 
 pub(crate) use panic::install_hook as install_panic_hook;
@@ -90,8 +91,9 @@ struct Pending {
     /// Runs only: steps have no creation time of their own.
     created_at: Option<Instant>,
     fields: Fields,
-    /// Recorded with `Span::record` before the first enter.
-    recorded: Fields,
+    /// Recorded with `Span::record` before the first enter: rare, so kept
+    /// out of line rather than making every span's state larger.
+    recorded: Vec<(&'static str, Value)>,
 }
 
 fn is_tracked_name(name: &str) -> bool {
@@ -201,7 +203,7 @@ where
                 lineage,
                 created_at: is_run.then(Instant::now),
                 fields,
-                recorded: Fields::new(),
+                recorded: Vec::new(),
             }),
             dropped: false,
         };
@@ -223,7 +225,9 @@ where
         if let Some(pending) = &mut tracked.pending {
             // The writer learns of the span at its first enter; hold the
             // fields until then, apart from the creation fields.
-            values.record(&mut self.collect(&mut pending.recorded));
+            let mut fields = Fields::new();
+            values.record(&mut self.collect(&mut fields));
+            pending.recorded.extend(fields);
             return;
         }
         if tracked.dropped {
@@ -268,7 +272,7 @@ where
             if !pending.recorded.is_empty() {
                 self.send(Msg::Recorded {
                     span: key,
-                    fields: pending.recorded,
+                    fields: pending.recorded.into_iter().collect(),
                 });
             }
         }
