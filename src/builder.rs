@@ -9,13 +9,24 @@ use tracing::Level;
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::backend::writers::{WriterRow, register};
+use crate::backend::{Database, DatabaseTarget, OpenMode};
 use crate::capture::{CaptureConfig, Sending, install_panic_hook};
 use crate::recovery::{self, DEFAULT_ABANDON_AFTER};
-use crate::sqlite::WriterRow;
 use crate::stats::Counters;
 use crate::time::TimeAnchor;
 use crate::writer::{self, Queues, WriterConfig};
-use crate::{Error, HistoryGuard, HistoryLayer, sqlite};
+use crate::{Error, HistoryGuard, HistoryLayer};
+
+/// The variable naming the database when the builder is given none.
+pub const DATABASE_URL_VAR: &str = "WORKFLOW_HISTORY_DATABASE_URL";
+
+/// Where the builder was told to record, parsed at `build`.
+#[derive(Debug, Clone)]
+enum Destination {
+    Target(DatabaseTarget),
+    Url(String),
+}
 
 /// What the layer does when the queue to the writer is full.
 ///
@@ -89,7 +100,7 @@ impl HistoryLayer {
 /// Configures a [`HistoryLayer`] and its writer; made by [`HistoryLayer::builder`].
 #[derive(Debug, Clone)]
 pub struct HistoryLayerBuilder {
-    sqlite_path: PathBuf,
+    destination: Destination,
     queue_capacity: usize,
     backpressure: Backpressure,
     abandon_after: Duration,
@@ -101,7 +112,12 @@ pub struct HistoryLayerBuilder {
 impl Default for HistoryLayerBuilder {
     fn default() -> Self {
         HistoryLayerBuilder {
-            sqlite_path: PathBuf::from(HistoryLayer::DEFAULT_SQLITE_PATH),
+            destination: match std::env::var(DATABASE_URL_VAR) {
+                Ok(url) if !url.is_empty() => Destination::Url(url),
+                _ => Destination::Target(DatabaseTarget::Sqlite(PathBuf::from(
+                    HistoryLayer::DEFAULT_SQLITE_PATH,
+                ))),
+            },
             queue_capacity: HistoryLayer::DEFAULT_QUEUE_CAPACITY,
             backpressure: Backpressure::Block,
             abandon_after: HistoryLayer::DEFAULT_ABANDON_AFTER,
@@ -125,9 +141,27 @@ impl Default for HistoryLayerBuilder {
 
 impl HistoryLayerBuilder {
     /// Records into the SQLite database at `path`, created with its schema
-    /// if missing. By default, this is `history.db` in the working directory.
+    /// if missing. By default, this is `$WORKFLOW_HISTORY_DATABASE_URL` when
+    /// set, else `history.db` in the working directory.
     pub fn sqlite(mut self, path: impl Into<PathBuf>) -> Self {
-        self.sqlite_path = path.into();
+        self.destination = Destination::Target(DatabaseTarget::Sqlite(path.into()));
+        self
+    }
+
+    /// Records into the database a URL names: a path or `sqlite://path` for
+    /// SQLite, `postgres://user@host/db` for PostgreSQL (feature `postgres`),
+    /// where many workers can share one history. The schema is created or
+    /// migrated at `build`.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let (layer, guard) = workflow_history::HistoryLayer::builder()
+    ///     .database_url("postgres://history@db.internal/history")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.destination = Destination::Url(url.into());
         self
     }
 
@@ -243,7 +277,11 @@ impl HistoryLayerBuilder {
     /// [`Error::SchemaTooNew`], [`Error::Open`] or [`Error::Migration`] when
     /// the database cannot be used; [`Error::Spawn`] if the thread cannot start.
     pub fn build(self) -> Result<(HistoryLayer, HistoryGuard), Error> {
-        let mut conn = sqlite::open(&self.sqlite_path, sqlite::OpenMode::Create)?;
+        let target = match self.destination {
+            Destination::Target(target) => target,
+            Destination::Url(url) => url.parse()?,
+        };
+        let mut db = Database::open(&target, OpenMode::Create)?;
         let registration = WriterRow {
             writer_id: Uuid::now_v7().to_string(),
             host: recovery::this_host(),
@@ -251,14 +289,14 @@ impl HistoryLayerBuilder {
             heartbeat_at: Utc::now(),
             stopped_at: None,
         };
-        sqlite::register(&conn, &registration)?;
-        recovery::recover_abandoned(&mut conn, self.abandon_after)?;
+        register(db.exec(), &registration)?;
+        recovery::recover_abandoned(&mut db, self.abandon_after)?;
 
         let (sender, main) = crossbeam_channel::bounded(self.queue_capacity);
         let (overflow_sender, overflow) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
         let handle = writer::spawn(
-            conn,
+            db,
             registration,
             Queues { main, overflow },
             Arc::clone(&counters),

@@ -75,6 +75,13 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// A PostgreSQL query, write or connection failed.
+    #[cfg(feature = "postgres")]
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A database URL this build cannot use.
+    #[error("unsupported database: {0}")]
+    UnsupportedUrl(String),
     /// A status name that is not one of the known statuses.
     #[error("unknown status {0:?}")]
     InvalidStatus(String),

@@ -50,6 +50,7 @@
 
 #[cfg(feature = "server")]
 pub mod api;
+mod backend;
 mod builder;
 mod capture;
 mod convention;
@@ -62,14 +63,14 @@ mod model;
 mod query;
 mod recovery;
 mod schema;
-mod sqlite;
 mod stats;
 mod store;
 mod time;
 mod value;
 mod writer;
 
-pub use builder::{Backpressure, HistoryLayerBuilder};
+pub use backend::DatabaseTarget;
+pub use builder::{Backpressure, DATABASE_URL_VAR, HistoryLayerBuilder};
 pub use capture::HistoryLayer;
 pub use error::Error;
 pub use guard::HistoryGuard;

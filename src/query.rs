@@ -3,10 +3,8 @@
 //! Filters become bound parameters, never spliced text, so any user input
 //! is safe to pass through.
 
-use rusqlite::types::Value as SqlValue;
-
+use crate::backend::param::Param;
 use crate::model::{EventFilter, RunFilter, WorkflowStatus};
-use crate::time::format_timestamp;
 
 /// The statuses whose runs have a duration.
 pub(crate) const FINISHED: &str = "status IN ('COMPLETED', 'FAILED', 'CANCELLED')";
@@ -15,17 +13,17 @@ pub(crate) const FINISHED: &str = "status IN ('COMPLETED', 'FAILED', 'CANCELLED'
 #[derive(Debug, Default)]
 pub(crate) struct Conditions {
     clauses: Vec<String>,
-    pub(crate) params: Vec<SqlValue>,
+    pub(crate) params: Vec<Param>,
 }
 
 impl Conditions {
-    fn bind(&mut self, value: SqlValue) -> String {
+    fn bind(&mut self, value: Param) -> String {
         self.params.push(value);
         format!("?{}", self.params.len())
     }
 
     /// Adds a condition on a bound value: `column op ?N`.
-    fn push(&mut self, column: &str, op: &str, value: SqlValue) {
+    fn push(&mut self, column: &str, op: &str, value: Param) {
         let slot = self.bind(value);
         self.clauses.push(format!("{column} {op} {slot}"));
     }
@@ -36,7 +34,7 @@ impl Conditions {
     }
 
     /// Binds one more value, for a `LIMIT` or `OFFSET` after the clause.
-    pub(crate) fn extra(&mut self, value: SqlValue) -> String {
+    pub(crate) fn extra(&mut self, value: Param) -> String {
         self.bind(value)
     }
 
@@ -50,8 +48,8 @@ impl Conditions {
     }
 }
 
-fn text(s: &str) -> SqlValue {
-    SqlValue::Text(s.to_owned())
+fn text(s: &str) -> Param {
+    Param::text(s)
 }
 
 /// The conditions of a filter; `limit` and `offset` are the caller's to add.
@@ -70,10 +68,10 @@ pub(crate) fn filter_conditions(filter: &RunFilter) -> Conditions {
         c.push("status", "=", text(WorkflowStatus::as_str(status)));
     }
     if let Some(since) = filter.since {
-        c.push("started_at", ">=", SqlValue::Text(format_timestamp(since)));
+        c.push("started_at", ">=", Param::from(since));
     }
     if let Some(until) = filter.until {
-        c.push("started_at", "<=", SqlValue::Text(format_timestamp(until)));
+        c.push("started_at", "<=", Param::from(until));
     }
     c
 }
@@ -119,11 +117,6 @@ pub(crate) fn event_conditions(run_id: &str, filter: &EventFilter) -> Conditions
     c
 }
 
-/// Saturates an unsigned count into SQLite's signed integer.
-pub(crate) fn int(n: u64) -> SqlValue {
-    SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +136,7 @@ mod tests {
             ..RunFilter::default()
         };
         let mut c = filter_conditions(&filter);
-        let limit = c.extra(int(5));
+        let limit = c.extra(Param::count(5));
         assert_eq!(c.sql(), " WHERE workflow_name = ?1 AND status = ?2");
         assert_eq!(limit, "?3");
         assert_eq!(c.params.len(), 3);

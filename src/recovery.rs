@@ -13,11 +13,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use rusqlite::Connection;
-
 use crate::Error;
-use crate::sqlite::{WriterRow, abandon_runs_of, writers_with_open_runs};
+use crate::backend::Database;
+use crate::backend::writers::{WriterRow, abandon_runs_of, writers_with_open_runs};
+use chrono::{DateTime, Utc};
 
 /// How long a writer may go without a heartbeat before its open runs are
 /// abandoned. See also [`HistoryLayerBuilder::abandon_after`](crate::HistoryLayerBuilder::abandon_after).
@@ -68,16 +67,14 @@ fn is_gone(writer: &WriterRow, host: &str, now: DateTime<Utc>, abandon_after: Du
 }
 
 /// Closes the runs of every writer that is gone; returns how many runs.
-pub(crate) fn recover_abandoned(
-    conn: &mut Connection,
-    abandon_after: Duration,
-) -> Result<u64, Error> {
+/// Each writer's runs are closed in a transaction of their own.
+pub(crate) fn recover_abandoned(db: &mut Database, abandon_after: Duration) -> Result<u64, Error> {
     let host = this_host();
     let now = Utc::now();
     let mut closed = 0;
-    for writer in writers_with_open_runs(conn)? {
+    for writer in writers_with_open_runs(db.exec())? {
         if is_gone(&writer, &host, now, abandon_after) {
-            closed += abandon_runs_of(conn, &writer, now)?;
+            closed += db.transaction(|tx| abandon_runs_of(tx, &writer, now))?;
         }
     }
     Ok(closed)

@@ -7,10 +7,10 @@ use crate::Error;
 use crate::time::format_timestamp;
 
 /// One step of the schema's history.
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
 }
 
 /// Every migration, in order. Never edit one that has shipped; add another.
@@ -24,6 +24,21 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "0002_writers.sql",
         sql: include_str!("../migrations/0002_writers.sql"),
+    },
+];
+
+/// The same steps for PostgreSQL, with its native types: the versions match.
+#[cfg(feature = "postgres")]
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "postgres/0001_workflow_history.sql",
+        sql: include_str!("../migrations/postgres/0001_workflow_history.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "postgres/0002_writers.sql",
+        sql: include_str!("../migrations/postgres/0002_writers.sql"),
     },
 ];
 
@@ -55,7 +70,7 @@ fn applied_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     )
 }
 
-fn refuse_newer(found: i64) -> Result<(), Error> {
+pub(crate) fn refuse_newer(found: i64) -> Result<(), Error> {
     if found > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew {
             found,

@@ -2,16 +2,16 @@
 //! dashboard: short run ids, filtered events, per-workflow statistics.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params, params_from_iter};
 
 use super::HistoryStore;
 use crate::Error;
+use crate::backend::exec::{query, query_opt, required};
+use crate::backend::param::Param;
+use crate::backend::rows::{SELECT_EVENTS, event_from_row};
 use crate::model::{
     EventFilter, RunEvent, RunFilter, RunIdMatch, WorkflowCount, WorkflowStatistics,
 };
 use crate::query::{event_conditions, filter_conditions};
-use crate::sqlite::{self, SELECT_EVENTS};
-use crate::time::format_timestamp;
 
 /// How many candidates [`HistoryStore::resolve_run_id`] reports for an
 /// ambiguous prefix.
@@ -37,31 +37,33 @@ impl HistoryStore {
         if id_or_prefix.is_empty() {
             return Ok(RunIdMatch::NotFound);
         }
-        let conn = self.conn();
-        let exact: Option<String> = conn
-            .prepare_cached("SELECT run_id FROM workflow_runs WHERE run_id = ?1")?
-            .query_row([id_or_prefix], |row| row.get(0))
-            .optional()?;
+        let mut db = self.db();
+        let run_id = |row: &dyn crate::backend::exec::Row| required(row.text(0)?, "run_id");
+        let exact = query_opt(
+            db.exec(),
+            "SELECT run_id FROM workflow_runs WHERE run_id = ?1",
+            &[Param::text(id_or_prefix)],
+            run_id,
+        )?;
         if let Some(run_id) = exact {
             return Ok(RunIdMatch::Found(run_id));
         }
         // Ids starting with the prefix sort right after it (byte order, as
-        // SQLite's BINARY collation and `str::starts_with` both use), so a
-        // short range scan of the primary key finds them all.
-        let mut stmt = conn.prepare_cached(
+        // SQLite's BINARY collation, PostgreSQL's "C" collation of run_id and
+        // `str::starts_with` all use), so a short range scan of the primary
+        // key finds them all.
+        let mut matches: Vec<String> = query(
+            db.exec(),
             "SELECT run_id FROM workflow_runs WHERE run_id > ?1 ORDER BY run_id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![id_or_prefix, AMBIGUOUS_SHOWN as i64 + 1], |row| {
-            row.get::<_, String>(0)
-        })?;
-        let mut matches = Vec::new();
-        for run_id in rows {
-            let run_id = run_id?;
-            if !run_id.starts_with(id_or_prefix) {
-                break;
-            }
-            matches.push(run_id);
-        }
+            &[
+                Param::text(id_or_prefix),
+                Param::count(AMBIGUOUS_SHOWN as u64 + 1),
+            ],
+            run_id,
+        )?
+        .into_iter()
+        .take_while(|run_id| run_id.starts_with(id_or_prefix))
+        .collect();
         Ok(match matches.len() {
             0 => RunIdMatch::NotFound,
             1 => RunIdMatch::Found(matches.remove(0)),
@@ -88,12 +90,11 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn short_run_id(&self, run_id: &str, min_chars: usize) -> Result<String, Error> {
-        let conn = self.conn();
-        let neighbour = |sql: &str| -> Result<Option<String>, Error> {
-            Ok(conn
-                .prepare_cached(sql)?
-                .query_row([run_id], |row| row.get(0))
-                .optional()?)
+        let mut db = self.db();
+        let mut neighbour = |sql: &str| -> Result<Option<String>, Error> {
+            query_opt(db.exec(), sql, &[Param::text(run_id)], |row| {
+                required(row.text(0)?, "run_id")
+            })
         };
         let before = neighbour(
             "SELECT run_id FROM workflow_runs WHERE run_id < ?1 ORDER BY run_id DESC LIMIT 1",
@@ -134,12 +135,7 @@ impl HistoryStore {
             "{SELECT_EVENTS}{} ORDER BY timestamp, event_id",
             conditions.sql()
         );
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(&conditions.params), |row| {
-            Ok(sqlite::event_from_row(row))
-        })?;
-        rows.map(|row| row?).collect()
+        query(self.db().exec(), &sql, &conditions.params, event_from_row)
     }
 
     /// [`HistoryStore::statistics`] for each workflow with runs matching the
@@ -163,10 +159,9 @@ impl HistoryStore {
                 "SELECT DISTINCT workflow_name FROM workflow_runs{} ORDER BY workflow_name",
                 conditions.sql()
             );
-            let conn = self.conn();
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params_from_iter(&conditions.params), |row| row.get(0))?;
-            rows.collect::<Result<_, _>>()?
+            query(self.db().exec(), &sql, &conditions.params, |row| {
+                required(row.text(0)?, "workflow_name")
+            })?
         };
         names
             .into_iter()
@@ -199,18 +194,18 @@ impl HistoryStore {
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<WorkflowCount>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        query(
+            self.db().exec(),
             "SELECT workflow_name, COUNT(*) FROM workflow_runs WHERE started_at < ?1 \
              GROUP BY workflow_name ORDER BY workflow_name",
-        )?;
-        let rows = stmt.query_map([format_timestamp(cutoff)], |row| {
-            Ok(WorkflowCount {
-                workflow_name: row.get(0)?,
-                runs: row.get::<_, i64>(1)?.max(0) as u64,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            &[Param::from(cutoff)],
+            |row| {
+                Ok(WorkflowCount {
+                    workflow_name: required(row.text(0)?, "workflow_name")?,
+                    runs: required(row.int(1)?, "count")?.max(0) as u64,
+                })
+            },
+        )
     }
 }
 

@@ -6,13 +6,18 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use crate::Error;
+use crate::backend::exec::{query, query_opt, required};
+use crate::backend::param::Param;
+use crate::backend::retention;
+use crate::backend::rows::{
+    SELECT_EVENTS, SELECT_RUNS, SELECT_STEPS, event_from_row, run_from_row, step_from_row,
+};
+use crate::backend::{Database, DatabaseTarget, OpenMode};
 use crate::model::{RunEvent, RunFilter, RunStatistics, StepRun, WorkflowRun};
-use crate::query::{FINISHED, filter_conditions, int};
+use crate::query::{FINISHED, filter_conditions};
 use crate::recovery;
-use crate::sqlite::{self, SELECT_EVENTS, SELECT_RUNS, SELECT_STEPS};
 
 /// Runs deleted per transaction by [`HistoryStore::delete_runs_older_than`].
 const DELETE_CHUNK: u32 = 1000;
@@ -38,27 +43,53 @@ const DELETE_CHUNK: u32 = 1000;
 /// ```
 #[derive(Debug)]
 pub struct HistoryStore {
-    conn: Mutex<Connection>,
+    db: Mutex<Database>,
 }
 
 impl HistoryStore {
     /// Opens an existing SQLite history database, migrating it if it was
     /// written by an older version.
     ///
+    /// Runs left open by writers that are gone are closed as abandoned
+    /// first (see [`HistoryStore::recover_abandoned`]), so a reader never
+    /// shows a dead process's run as still running.
+    ///
     /// # Errors
     /// [`Error::NotFound`] if there is no file (a mistyped path is not an
     /// empty history), [`Error::NotADatabase`], [`Error::SchemaTooNew`],
     /// [`Error::Open`].
-    ///
-    /// Runs left open by writers that are gone are closed as abandoned
-    /// first (see [`HistoryStore::recover_abandoned`]), so a reader never
-    /// shows a dead process's run as still running.
     pub fn open_sqlite(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let mut conn = sqlite::open(path.as_ref(), sqlite::OpenMode::Existing)?;
-        recovery::recover_abandoned(&mut conn, recovery::DEFAULT_ABANDON_AFTER)?;
-        Ok(HistoryStore {
-            conn: Mutex::new(conn),
-        })
+        Self::open(
+            &DatabaseTarget::Sqlite(path.as_ref().to_owned()),
+            OpenMode::Existing,
+        )
+    }
+
+    /// Opens the history database a URL names: a path or `sqlite://path`
+    /// for SQLite, `postgres://user@host/db` for PostgreSQL (feature
+    /// `postgres`), as [`HistoryStore::open_sqlite`] does.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let url = std::env::var(workflow_history::DATABASE_URL_VAR)
+    ///     .unwrap_or_else(|_| "history.db".into());
+    /// let store = workflow_history::HistoryStore::connect(&url)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`] for a URL this build cannot use, and the
+    /// errors of [`HistoryStore::open_sqlite`].
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        Self::open(&url.parse()?, OpenMode::Existing)
+    }
+
+    fn open(target: &DatabaseTarget, mode: OpenMode) -> Result<Self, Error> {
+        let mut db = Database::open(target, mode)?;
+        if mode != OpenMode::ReadOnly {
+            recovery::recover_abandoned(&mut db, recovery::DEFAULT_ABANDON_AFTER)?;
+        }
+        Ok(HistoryStore { db: Mutex::new(db) })
     }
 
     /// Closes the runs (and their open steps) left open by writers that are
@@ -77,7 +108,7 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn recover_abandoned(&self, abandon_after: std::time::Duration) -> Result<u64, Error> {
-        recovery::recover_abandoned(&mut self.conn(), abandon_after)
+        recovery::recover_abandoned(&mut self.db(), abandon_after)
     }
 
     /// Opens an existing SQLite history database for reading only: the
@@ -98,76 +129,76 @@ impl HistoryStore {
     /// # Errors
     /// As [`HistoryStore::open_sqlite`].
     pub fn open_sqlite_read_only(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let conn = sqlite::open(path.as_ref(), sqlite::OpenMode::ReadOnly)?;
-        Ok(HistoryStore {
-            conn: Mutex::new(conn),
-        })
+        Self::open(
+            &DatabaseTarget::Sqlite(path.as_ref().to_owned()),
+            OpenMode::ReadOnly,
+        )
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// As [`HistoryStore::connect`], read-only (see
+    /// [`HistoryStore::open_sqlite_read_only`]); on PostgreSQL the session is
+    /// set read-only.
+    pub fn connect_read_only(url: &str) -> Result<Self, Error> {
+        Self::open(&url.parse()?, OpenMode::ReadOnly)
+    }
+
+    fn db(&self) -> MutexGuard<'_, Database> {
         // A panic elsewhere while holding the lock leaves the connection
         // itself usable: every statement here is self-contained.
-        self.conn
+        self.db
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The run with this id, if recorded.
     pub fn get_run(&self, run_id: &str) -> Result<Option<WorkflowRun>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("{SELECT_RUNS} WHERE run_id = ?1"))?;
-        stmt.query_row([run_id], |row| Ok(sqlite::run_from_row(row)))
-            .optional()?
-            .transpose()
+        let sql = format!("{SELECT_RUNS} WHERE run_id = ?1");
+        query_opt(self.db().exec(), &sql, &[Param::text(run_id)], run_from_row)
     }
 
     /// Runs matching the filter, newest started first, one page of
     /// `filter.limit` after `filter.offset`.
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>, Error> {
         let mut conditions = filter_conditions(filter);
-        let limit = conditions.extra(int(u64::from(filter.limit)));
-        let offset = conditions.extra(int(filter.offset));
+        let limit = conditions.extra(Param::count(u64::from(filter.limit)));
+        let offset = conditions.extra(Param::count(filter.offset));
         let sql = format!(
             "{SELECT_RUNS}{} ORDER BY started_at DESC, run_id DESC LIMIT {limit} OFFSET {offset}",
             conditions.sql()
         );
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(&conditions.params), |row| {
-            Ok(sqlite::run_from_row(row))
-        })?;
-        rows.map(|row| row?).collect()
+        query(self.db().exec(), &sql, &conditions.params, run_from_row)
     }
 
     /// How many runs match the filter (its limit and offset are ignored).
     pub fn count_runs(&self, filter: &RunFilter) -> Result<u64, Error> {
         let conditions = filter_conditions(filter);
         let sql = format!("SELECT COUNT(*) FROM workflow_runs{}", conditions.sql());
-        let conn = self.conn();
-        let count: i64 = conn
-            .prepare_cached(&sql)?
-            .query_row(params_from_iter(&conditions.params), |row| row.get(0))?;
-        Ok(count.max(0) as u64)
+        let count = query_opt(self.db().exec(), &sql, &conditions.params, |row| {
+            required(row.int(0)?, "count")
+        })?;
+        Ok(count.unwrap_or(0).max(0) as u64)
     }
 
     /// The run's steps, by `step_order`.
     pub fn get_steps(&self, run_id: &str) -> Result<Vec<StepRun>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT_STEPS} WHERE run_id = ?1 ORDER BY step_order"
-        ))?;
-        let rows = stmt.query_map([run_id], |row| Ok(sqlite::step_from_row(row)))?;
-        rows.map(|row| row?).collect()
+        let sql = format!("{SELECT_STEPS} WHERE run_id = ?1 ORDER BY step_order");
+        query(
+            self.db().exec(),
+            &sql,
+            &[Param::text(run_id)],
+            step_from_row,
+        )
     }
 
     /// The run's log and status changes, in the order they happened.
     pub fn get_events(&self, run_id: &str) -> Result<Vec<RunEvent>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT_EVENTS} WHERE run_id = ?1 ORDER BY timestamp, event_id"
-        ))?;
-        let rows = stmt.query_map([run_id], |row| Ok(sqlite::event_from_row(row)))?;
-        rows.map(|row| row?).collect()
+        let sql = format!("{SELECT_EVENTS} WHERE run_id = ?1 ORDER BY timestamp, event_id");
+        query(
+            self.db().exec(),
+            &sql,
+            &[Param::text(run_id)],
+            event_from_row,
+        )
     }
 
     /// Counts, success rate and durations of the runs matching the filter
@@ -185,27 +216,18 @@ impl HistoryStore {
              FROM workflow_runs{}",
             conditions.sql()
         );
-        let conn = self.conn();
-        let (counts, avg_ms, max_ms, timed) =
-            conn.prepare_cached(&sql)?
-                .query_row(params_from_iter(&conditions.params), |row| {
-                    let counts: [i64; 5] = [
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ];
-                    Ok((
-                        counts,
-                        row.get::<_, Option<f64>>(5)?,
-                        row.get::<_, Option<f64>>(6)?,
-                        row.get::<_, i64>(7)?,
-                    ))
-                })?;
-        let [total, completed, failed, cancelled, running] = counts.map(|n| n.max(0) as u64);
+        let mut db = self.db();
+        let summary = query_opt(db.exec(), &sql, &conditions.params, |row| {
+            let mut counts = [0u64; 6];
+            for (i, slot) in [0, 1, 2, 3, 4, 7].into_iter().zip(counts.iter_mut()) {
+                *slot = required(row.int(i)?, "count")?.max(0) as u64;
+            }
+            Ok((counts, row.float(5)?, row.float(6)?))
+        })?;
+        let ([total, completed, failed, cancelled, running, timed], avg_ms, max_ms) =
+            summary.unwrap_or(([0; 6], None, None));
         let finished = completed + failed + cancelled;
-        let percentile = |p: f64| percentile_ms(&conn, filter, timed.max(0) as u64, p);
+        let mut percentile = |p: f64| percentile_ms(&mut db, filter, timed, p);
         Ok(RunStatistics {
             total_runs: total,
             completed,
@@ -245,8 +267,10 @@ impl HistoryStore {
     pub fn delete_runs_started_before(&self, cutoff: DateTime<Utc>) -> Result<u64, Error> {
         let mut total = 0;
         loop {
-            let deleted =
-                sqlite::delete_runs_started_before(&mut self.conn(), cutoff, DELETE_CHUNK)?;
+            // The lock is taken per chunk so readers interleave with a long purge.
+            let deleted = self.db().transaction(|tx| {
+                retention::delete_runs_started_before(tx, cutoff, DELETE_CHUNK)
+            })?;
             total += deleted;
             if deleted < u64::from(DELETE_CHUNK) {
                 return Ok(total);
@@ -259,7 +283,7 @@ impl HistoryStore {
 /// the value at rank ceil(p * n) in ascending order. Plain `ORDER BY` and
 /// `OFFSET`, so every SQL database computes it the same way.
 fn percentile_ms(
-    conn: &Connection,
+    db: &mut Database,
     filter: &RunFilter,
     timed: u64,
     p: f64,
@@ -271,14 +295,10 @@ fn percentile_ms(
     let mut conditions = filter_conditions(filter);
     conditions.push_raw(FINISHED);
     conditions.push_raw("duration_ms IS NOT NULL");
-    let offset = conditions.extra(int(rank - 1));
+    let offset = conditions.extra(Param::count(rank - 1));
     let sql = format!(
         "SELECT duration_ms FROM workflow_runs{} ORDER BY duration_ms LIMIT 1 OFFSET {offset}",
         conditions.sql()
     );
-    let value = conn
-        .prepare_cached(&sql)?
-        .query_row(params_from_iter(&conditions.params), |row| row.get(0))
-        .optional()?;
-    Ok(value)
+    Ok(query_opt(db.exec(), &sql, &conditions.params, |row| row.float(0))?.flatten())
 }

@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use rusqlite::Connection;
 
-use crate::sqlite::{self, WriterCounts, WriterRow};
+use crate::backend::Database;
+use crate::backend::retention::delete_runs_started_before;
+use crate::backend::writers::{WriterCounts, WriterRow, abandon_runs_of, heartbeat};
 use crate::stats::Counters;
 
 /// Runs deleted per retention transaction.
@@ -61,11 +62,16 @@ impl Chores {
 
     /// Does what is due: at most one retention chunk, so the writer goes
     /// back to its queue between chunks.
-    pub(crate) fn run_due(&mut self, conn: &mut Connection, counters: &Counters) {
+    pub(crate) fn run_due(&mut self, db: &mut Database, counters: &Counters) {
         let now = Instant::now();
         if now >= self.next_heartbeat {
-            let beat =
-                sqlite::heartbeat(conn, self.writer_id(), Utc::now(), counts(counters), false);
+            let beat = heartbeat(
+                db.exec(),
+                self.writer_id(),
+                Utc::now(),
+                counts(counters),
+                false,
+            );
             self.next_heartbeat = now
                 + if beat.is_ok() {
                     self.heartbeat_every
@@ -82,7 +88,8 @@ impl Chores {
         if now < due {
             return;
         }
-        match sqlite::delete_runs_started_before(conn, Utc::now() - keep, RETENTION_CHUNK) {
+        let cutoff = Utc::now() - keep;
+        match db.transaction(|tx| delete_runs_started_before(tx, cutoff, RETENTION_CHUNK)) {
             // A full chunk means more may be expired: carry on next time round.
             Ok(deleted) if deleted == u64::from(RETENTION_CHUNK) => {}
             Ok(_) => self.next_retention = Some(now + RETENTION_EVERY),
@@ -95,12 +102,12 @@ impl Chores {
 
     /// Records this writer's stop with its final counts, and closes the runs
     /// it still has open as abandoned: their spans can no longer be recorded.
-    pub(crate) fn stop(&mut self, conn: &mut Connection, counters: &Counters) {
+    pub(crate) fn stop(&mut self, db: &mut Database, counters: &Counters) {
         let now = Utc::now();
         self.writer.stopped_at = Some(now);
-        let stopped = sqlite::heartbeat(conn, self.writer_id(), now, counts(counters), true)
-            .map_err(crate::Error::from)
-            .and_then(|()| sqlite::abandon_runs_of(conn, &self.writer, now));
+        let writer = &self.writer;
+        let stopped = heartbeat(db.exec(), &writer.writer_id, now, counts(counters), true)
+            .and_then(|()| db.transaction(|tx| abandon_runs_of(tx, writer, now)));
         if stopped.is_err() {
             Counters::add(&counters.write_errors, 1);
         }

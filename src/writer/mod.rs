@@ -10,11 +10,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use rusqlite::Connection;
 use tracing::subscriber::NoSubscriber;
 
+use crate::backend::Database;
+use crate::backend::writers::WriterRow;
 use crate::message::Msg;
-use crate::sqlite::{self, WriterRow};
 use crate::stats::Counters;
 use crate::time::TimeAnchor;
 use chores::Chores;
@@ -47,9 +47,9 @@ pub(crate) struct Queues {
     pub(crate) overflow: Receiver<Msg>,
 }
 
-/// Starts the writer thread on an open connection, registered as `writer`.
+/// Starts the writer thread on an open database, registered as `writer`.
 pub(crate) fn spawn(
-    conn: Connection,
+    db: Database,
     writer: WriterRow,
     queues: Queues,
     counters: Arc<Counters>,
@@ -57,7 +57,7 @@ pub(crate) fn spawn(
     config: WriterConfig,
 ) -> std::io::Result<JoinHandle<()>> {
     let writer = Writer {
-        conn,
+        db,
         chores: Chores::new(writer, config.heartbeat_interval, config.retention),
         queues,
         counters,
@@ -82,7 +82,7 @@ struct Retry {
 }
 
 struct Writer {
-    conn: Connection,
+    db: Database,
     chores: Chores,
     queues: Queues,
     counters: Arc<Counters>,
@@ -104,7 +104,7 @@ impl Writer {
         loop {
             // First thing, so a retention pass due at start is done before
             // any flush is answered.
-            self.chores.run_due(&mut self.conn, &self.counters);
+            self.chores.run_due(&mut self.db, &self.counters);
             self.wait();
             self.drain();
             if self.commit_due() {
@@ -219,7 +219,10 @@ impl Writer {
     fn commit(&mut self) -> bool {
         self.taken_since_commit = 0;
         let (runs, steps, events) = self.records.pending();
-        match sqlite::write_batch(&mut self.conn, self.chores.writer_id(), runs, steps, events) {
+        match self
+            .db
+            .write_batch(self.chores.writer_id(), runs, steps, events)
+        {
             Ok(rows) => {
                 Counters::add(&self.counters.rows_written, rows);
                 self.records.committed();
@@ -282,7 +285,7 @@ impl Writer {
             &self.counters.records_lost,
             self.records.pending_count() as u64,
         );
-        self.chores.stop(&mut self.conn, &self.counters);
+        self.chores.stop(&mut self.db, &self.counters);
         self.answer_flushes();
     }
 }

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use tracing::Level;
 use uuid::Uuid;
 
+use crate::backend::batch::NewEvent;
 use crate::convention::{CreationField, LaterField};
 use crate::message::{Event, Lineage, Msg, Opened, SpanKey};
 use crate::model::{EventKind, JsonMap, StepRun, StepStatus, WorkflowRun, WorkflowStatus};
-use crate::sqlite::NewEvent;
 use crate::time::TimeAnchor;
 use crate::value::{Text, Value};
 

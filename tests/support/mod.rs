@@ -1,6 +1,14 @@
-//! Shared test harness: a real SQLite file in a temp dir, the real layer on
-//! a thread-local subscriber, and the real store to read it back.
+//! Shared test harness: a real database (an SQLite file in a temp dir, or a
+//! PostgreSQL schema of its own), the real layer on a thread-local
+//! subscriber, and the real store to read it back.
+//!
+//! [`backends!`] runs a test body once per database: SQLite always,
+//! PostgreSQL when `WORKFLOW_HISTORY_TEST_PG_URL` names a server (and the
+//! `postgres` feature is on); otherwise the PostgreSQL case says it skipped.
 #![allow(dead_code)] // each test binary uses a different part
+
+#[cfg(feature = "postgres")]
+mod pg;
 
 use std::path::PathBuf;
 
@@ -10,22 +18,89 @@ use workflow_history::{
     HistoryGuard, HistoryLayer, HistoryLayerBuilder, HistoryStore, RunFilter, StepRun, WorkflowRun,
 };
 
-/// A history database in its own temporary directory.
+/// A history database of its own, for one test.
 pub struct TestDb {
     pub dir: tempfile::TempDir,
+    /// The SQLite file (unused on PostgreSQL).
     pub path: PathBuf,
+    /// What the builder and the store connect to.
+    pub url: String,
+    #[cfg(feature = "postgres")]
+    schema: Option<pg::Schema>,
+}
+
+/// Runs each body once per database, as `name::sqlite` and `name::postgres`:
+///
+/// ```ignore
+/// backends! {
+///     fn records_a_run(db) { db.record(|| ...); assert_eq!(db.runs().len(), 1); }
+/// }
+/// ```
+#[macro_export]
+macro_rules! backends {
+    ($($(#[$meta:meta])* fn $name:ident($db:ident) $body:block)*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($db: &$crate::support::TestDb) $body
+
+            #[test]
+            fn sqlite() {
+                body(&$crate::support::TestDb::new());
+            }
+
+            #[test]
+            fn postgres() {
+                match $crate::support::TestDb::postgres() {
+                    Some(db) => body(&db),
+                    None => eprintln!(
+                        "skipped: set WORKFLOW_HISTORY_TEST_PG_URL (and the postgres feature) to run on PostgreSQL"
+                    ),
+                }
+            }
+        }
+    )*};
 }
 
 impl TestDb {
+    /// An SQLite file in a new temporary directory.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("history.db");
-        TestDb { dir, path }
+        TestDb {
+            url: path.display().to_string(),
+            dir,
+            path,
+            #[cfg(feature = "postgres")]
+            schema: None,
+        }
+    }
+
+    /// A new, empty PostgreSQL schema on the test server, dropped with the
+    /// `TestDb`; `None` when no server is configured.
+    pub fn postgres() -> Option<Self> {
+        #[cfg(feature = "postgres")]
+        {
+            let schema = pg::Schema::create()?;
+            let mut db = TestDb::new();
+            db.url = schema.url.clone();
+            db.schema = Some(schema);
+            Some(db)
+        }
+        #[cfg(not(feature = "postgres"))]
+        None
+    }
+
+    /// Whether this database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
     }
 
     /// A builder pointed at this database.
     pub fn builder(&self) -> HistoryLayerBuilder {
-        HistoryLayer::builder().sqlite(&self.path)
+        HistoryLayer::builder().database_url(&self.url)
     }
 
     /// Runs `body` with the layer (default configuration) as this thread's
@@ -54,7 +129,7 @@ impl TestDb {
     }
 
     pub fn store(&self) -> HistoryStore {
-        HistoryStore::open_sqlite(&self.path).expect("open store")
+        HistoryStore::connect(&self.url).expect("open store")
     }
 
     /// Every run, newest first.

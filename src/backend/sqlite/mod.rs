@@ -1,64 +1,21 @@
-//! The SQLite database: opening it safely, writing batches, reading rows.
+//! SQLite: opening a file safely, the shared SQL's bindings, and the
+//! writer's batches.
 
-/// The columns of `workflow_runs`, in the order rows are bound and read.
-macro_rules! run_columns {
-    () => {
-        "run_id, workflow_name, domain, partition_key, status, started_at, completed_at, \
-         duration_ms, params, outputs, error, error_category, metrics, triggered_by, \
-         created_at, parent_run_id, cancel_reason"
-    };
-}
-
-/// The columns of `workflow_step_runs`, in the order rows are bound and read.
-macro_rules! step_columns {
-    () => {
-        "step_id, run_id, step_name, step_type, step_order, status, started_at, \
-         completed_at, duration_ms, input_params, output_data, error, error_category, \
-         records_processed, quality_passed, quality_metrics, parent_step_id, skip_reason"
-    };
-}
-
-/// The columns of `workflow_events`, in the order rows are read.
-macro_rules! event_columns {
-    () => {
-        "event_id, run_id, step_id, timestamp, kind, level, target, message, fields"
-    };
-}
-
-mod rows;
+mod exec;
 mod write;
-mod writers;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use super::OpenMode;
 use crate::{Error, schema};
 
-pub(crate) use rows::{
-    SELECT_EVENTS, SELECT_RUNS, SELECT_STEPS, event_from_row, run_from_row, step_from_row,
-};
-pub(crate) use write::{NewEvent, delete_runs_started_before, write_batch};
-pub(crate) use writers::{
-    WriterCounts, WriterRow, abandon_runs_of, heartbeat, register, writers_with_open_runs,
-};
+pub(crate) use write::write_batch;
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Whether opening may create the database file, or write at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OpenMode {
-    /// Create the file (and schema) if missing: what a writer wants.
-    Create,
-    /// The file must exist: what a reader wants, so a typo is not an empty history.
-    Existing,
-    /// The file must exist and the connection cannot write: what a server
-    /// of history wants. A database written by an older version is first
-    /// migrated through a short read-write connection.
-    ReadOnly,
-}
 
 /// Opens a read-write connection with the pragmas the writer and store rely
 /// on, and brings the schema up to date.

@@ -1,11 +1,13 @@
 //! The `history_writers` registry and the closing of abandoned runs.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
 
-use super::write::{NewEvent, insert_event};
+use super::batch::{NewEvent, insert_event};
+use super::exec::{Exec, query, required};
+use super::param::Param;
+use crate::Error;
 use crate::model::{StepStatus, WorkflowStatus};
-use crate::time::{format_timestamp, parse_timestamp};
+use crate::time::format_timestamp;
 
 /// The error category of runs and steps closed because their writer is gone.
 pub(crate) const ABANDONED: &str = "ABANDONED";
@@ -27,71 +29,61 @@ pub(crate) struct WriterCounts {
     pub(crate) records_lost: u64,
 }
 
-fn int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn register(conn: &Connection, writer: &WriterRow) -> rusqlite::Result<()> {
-    let now = format_timestamp(writer.heartbeat_at);
-    conn.execute(
+pub(crate) fn register(db: &mut dyn Exec, writer: &WriterRow) -> Result<(), Error> {
+    db.execute(
         "INSERT INTO history_writers (writer_id, host, pid, started_at, heartbeat_at) \
          VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![writer.writer_id, writer.host, writer.pid, now],
+        &[
+            Param::text(writer.writer_id.as_str()),
+            Param::text(writer.host.as_str()),
+            Param::Int(Some(i64::from(writer.pid))),
+            Param::from(writer.heartbeat_at),
+        ],
     )?;
     Ok(())
 }
 
 pub(crate) fn heartbeat(
-    conn: &Connection,
+    db: &mut dyn Exec,
     writer_id: &str,
     at: DateTime<Utc>,
     counts: WriterCounts,
     stopped: bool,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> Result<(), Error> {
+    db.execute(
         "UPDATE history_writers SET heartbeat_at = ?2, messages_dropped = ?3, \
          records_lost = ?4, stopped_at = CASE WHEN ?5 THEN ?2 ELSE stopped_at END \
          WHERE writer_id = ?1",
-    )?
-    .execute(params![
-        writer_id,
-        format_timestamp(at),
-        int(counts.messages_dropped),
-        int(counts.records_lost),
-        stopped,
-    ])?;
+        &[
+            Param::text(writer_id),
+            Param::from(at),
+            Param::count(counts.messages_dropped),
+            Param::count(counts.records_lost),
+            Param::Bool(Some(stopped)),
+        ],
+    )?;
     Ok(())
 }
 
 /// The writers that still have runs open, with their last signs of life.
-pub(crate) fn writers_with_open_runs(conn: &Connection) -> Result<Vec<WriterRow>, crate::Error> {
-    let mut stmt = conn.prepare_cached(
+pub(crate) fn writers_with_open_runs(db: &mut dyn Exec) -> Result<Vec<WriterRow>, Error> {
+    query(
+        db,
         "SELECT writer_id, host, pid, heartbeat_at, stopped_at FROM history_writers \
          WHERE writer_id IN (SELECT writer_id FROM workflow_runs \
                              WHERE status IN ('PENDING', 'RUNNING'))",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, u32>(2)?,
-            row.get::<_, String>(3)?,
-            row.get::<_, Option<String>>(4)?,
-        ))
-    })?;
-    rows.map(|row| {
-        let (writer_id, host, pid, heartbeat_at, stopped_at) = row?;
-        Ok(WriterRow {
-            writer_id,
-            host,
-            pid,
-            heartbeat_at: parse_timestamp("heartbeat_at", &heartbeat_at)?,
-            stopped_at: stopped_at
-                .map(|t| parse_timestamp("stopped_at", &t))
-                .transpose()?,
-        })
-    })
-    .collect()
+        &[],
+        |row| {
+            let pid = required(row.int(2)?, "pid")?;
+            Ok(WriterRow {
+                writer_id: required(row.text(0)?, "writer_id")?,
+                host: required(row.text(1)?, "host")?,
+                pid: u32::try_from(pid).unwrap_or(u32::MAX),
+                heartbeat_at: required(row.time(3, "heartbeat_at")?, "heartbeat_at")?,
+                stopped_at: row.time(4, "stopped_at")?,
+            })
+        },
+    )
 }
 
 /// An open run or step as found by recovery.
@@ -102,41 +94,28 @@ struct Open {
     started_at: Option<DateTime<Utc>>,
 }
 
-fn open_rows(conn: &Connection, sql: &str, key: &str) -> Result<Vec<Open>, crate::Error> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map([key], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, Option<String>>(3)?,
-        ))
-    })?;
-    rows.map(|row| {
-        let (id, run_id, status, started_at) = row?;
+fn open_rows(db: &mut dyn Exec, sql: &str, key: &str) -> Result<Vec<Open>, Error> {
+    query(db, sql, &[Param::text(key)], |row| {
         Ok(Open {
-            id,
-            run_id,
-            status,
-            started_at: started_at
-                .map(|t| parse_timestamp("started_at", &t))
-                .transpose()?,
+            id: required(row.text(0)?, "id")?,
+            run_id: required(row.text(1)?, "run_id")?,
+            status: required(row.text(2)?, "status")?,
+            started_at: row.time(3, "started_at")?,
         })
     })
-    .collect()
 }
 
 /// Closes every run `writer` left open, and their open steps, as FAILED
 /// with category `ABANDONED`, each with its status-change event. Returns
-/// how many runs were closed.
+/// how many runs were closed. Run it in a transaction.
 ///
 /// They end at the writer's last sign of life (its stop, or last
 /// heartbeat), but never before they started.
 pub(crate) fn abandon_runs_of(
-    conn: &mut Connection,
+    db: &mut dyn Exec,
     writer: &WriterRow,
     now: DateTime<Utc>,
-) -> Result<u64, crate::Error> {
+) -> Result<u64, Error> {
     let last_seen = writer.stopped_at.unwrap_or(writer.heartbeat_at);
     let why = format!(
         "abandoned: the writer on {} (pid {}) stopped without closing it; last seen {}",
@@ -144,24 +123,23 @@ pub(crate) fn abandon_runs_of(
         writer.pid,
         format_timestamp(last_seen)
     );
-    let tx = conn.transaction()?;
     let runs = open_rows(
-        &tx,
+        db,
         "SELECT run_id, run_id, status, started_at FROM workflow_runs \
          WHERE writer_id = ?1 AND status IN ('PENDING', 'RUNNING')",
         &writer.writer_id,
     )?;
     for run in &runs {
         let steps = open_rows(
-            &tx,
+            db,
             "SELECT step_id, run_id, status, started_at FROM workflow_step_runs \
              WHERE run_id = ?1 AND status IN ('PENDING', 'RUNNING')",
             &run.run_id,
         )?;
         for step in &steps {
-            close(&tx, "workflow_step_runs", "step_id", step, last_seen, &why)?;
+            close(db, "workflow_step_runs", "step_id", step, last_seen, &why)?;
             insert_event(
-                &tx,
+                db,
                 &NewEvent::status_change(
                     &step.run_id,
                     Some(&step.id),
@@ -171,9 +149,9 @@ pub(crate) fn abandon_runs_of(
                 ),
             )?;
         }
-        close(&tx, "workflow_runs", "run_id", run, last_seen, &why)?;
+        close(db, "workflow_runs", "run_id", run, last_seen, &why)?;
         insert_event(
-            &tx,
+            db,
             &NewEvent::status_change(
                 &run.run_id,
                 None,
@@ -183,34 +161,35 @@ pub(crate) fn abandon_runs_of(
             ),
         )?;
     }
-    tx.commit()?;
     Ok(runs.len() as u64)
 }
 
 fn close(
-    conn: &Connection,
+    db: &mut dyn Exec,
     table: &str,
     key: &str,
     open: &Open,
     last_seen: DateTime<Utc>,
     why: &str,
-) -> rusqlite::Result<()> {
+) -> Result<(), Error> {
     let completed = open.started_at.map_or(last_seen, |s| s.max(last_seen));
     let duration_ms = open
         .started_at
         .and_then(|s| (completed - s).num_microseconds())
         .map(|us| us as f64 / 1000.0);
-    conn.prepare_cached(&format!(
-        "UPDATE {table} SET status = 'FAILED', error = COALESCE(error, ?2), \
-         error_category = ?3, completed_at = ?4, duration_ms = ?5 \
-         WHERE {key} = ?1 AND status IN ('PENDING', 'RUNNING')"
-    ))?
-    .execute(params![
-        open.id,
-        why,
-        ABANDONED,
-        format_timestamp(completed),
-        duration_ms
-    ])?;
+    db.execute(
+        &format!(
+            "UPDATE {table} SET status = 'FAILED', error = COALESCE(error, ?2), \
+             error_category = ?3, completed_at = ?4, duration_ms = ?5 \
+             WHERE {key} = ?1 AND status IN ('PENDING', 'RUNNING')"
+        ),
+        &[
+            Param::text(open.id.as_str()),
+            Param::text(why),
+            Param::text(ABANDONED),
+            Param::from(completed),
+            Param::Float(duration_ms),
+        ],
+    )?;
     Ok(())
 }

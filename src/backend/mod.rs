@@ -1,0 +1,111 @@
+//! The databases history lives in, behind one interface: SQLite (embedded,
+//! the default) and PostgreSQL (feature `postgres`, shared by many workers).
+//!
+//! Shared code (queries, recovery, retention) is written once against
+//! [`Exec`]; what differs between the two lives in their own modules:
+//! opening and migrating, binding values, and the writer's batch.
+
+pub(crate) mod batch;
+pub(crate) mod exec;
+pub(crate) mod param;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+pub(crate) mod retention;
+pub(crate) mod rows;
+pub(crate) mod sqlite;
+mod target;
+pub(crate) mod writers;
+
+use crate::Error;
+use crate::model::{StepRun, WorkflowRun};
+use batch::NewEvent;
+use exec::Exec;
+
+pub use target::DatabaseTarget;
+
+/// What opening a database may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenMode {
+    /// Create the database (and schema) if missing: what a writer wants.
+    Create,
+    /// The database must exist: what a reader wants, so a typo is not an
+    /// empty history.
+    Existing,
+    /// The database must exist and the connection cannot write: what a
+    /// server of history wants. A database written by an older version is
+    /// first migrated through a short read-write connection.
+    ReadOnly,
+}
+
+/// An open connection to one of the supported databases.
+pub(crate) enum Database {
+    Sqlite(rusqlite::Connection),
+    /// Boxed: its client and configuration are several times larger.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<postgres::Connection>),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(_) => f.write_str("Database::Sqlite"),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(_) => f.write_str("Database::Postgres"),
+        }
+    }
+}
+
+impl Database {
+    /// Opens (or creates) the database and brings its schema up to date.
+    pub(crate) fn open(target: &DatabaseTarget, mode: OpenMode) -> Result<Database, Error> {
+        match target {
+            DatabaseTarget::Sqlite(path) => sqlite::open(path, mode).map(Database::Sqlite),
+            #[cfg(feature = "postgres")]
+            DatabaseTarget::Postgres(url) => {
+                postgres::Connection::open(url, mode).map(|conn| Database::Postgres(Box::new(conn)))
+            }
+        }
+    }
+
+    /// The connection, for one statement at a time.
+    pub(crate) fn exec(&mut self) -> &mut dyn Exec {
+        match self {
+            Database::Sqlite(conn) => conn,
+            #[cfg(feature = "postgres")]
+            Database::Postgres(conn) => conn.as_mut(),
+        }
+    }
+
+    /// Runs `work` in one transaction: committed if it returns `Ok`, rolled
+    /// back otherwise.
+    pub(crate) fn transaction<T>(
+        &mut self,
+        work: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self {
+            Database::Sqlite(conn) => {
+                let mut tx = conn.transaction()?;
+                let out = work(&mut tx)?;
+                tx.commit()?;
+                Ok(out)
+            }
+            #[cfg(feature = "postgres")]
+            Database::Postgres(conn) => conn.transaction(work),
+        }
+    }
+
+    /// Writes one batch of the writer in one transaction; returns the rows written.
+    pub(crate) fn write_batch<'a>(
+        &mut self,
+        writer_id: &str,
+        runs: impl IntoIterator<Item = &'a WorkflowRun>,
+        steps: impl IntoIterator<Item = &'a StepRun>,
+        events: &[NewEvent],
+    ) -> Result<u64, Error> {
+        match self {
+            Database::Sqlite(conn) => sqlite::write_batch(conn, writer_id, runs, steps, events),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(conn) => conn.write_batch(writer_id, runs, steps, events),
+        }
+    }
+}

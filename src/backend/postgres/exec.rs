@@ -1,0 +1,149 @@
+//! The shared SQL on PostgreSQL: `?N` placeholders rewritten to `$N`,
+//! parameters bound as native types, rows read back.
+
+use std::borrow::Cow;
+
+use bytes::BytesMut;
+use chrono::{DateTime, Utc};
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, GenericClient, Transaction};
+
+use super::Connection;
+use crate::Error;
+use crate::backend::exec::{Exec, Row};
+use crate::backend::param::Param;
+use crate::model::JsonMap;
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+impl ToSql for Param {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match self {
+            Param::Text(v) => v.to_sql_checked(ty, out),
+            Param::Int(v) => v.to_sql_checked(ty, out),
+            Param::Float(v) => v.to_sql_checked(ty, out),
+            Param::Bool(v) => v.to_sql_checked(ty, out),
+            Param::Time(v) => v.to_sql_checked(ty, out),
+            Param::Json(map) => serde_json::Value::Object(map.clone()).to_sql_checked(ty, out),
+        }
+    }
+
+    /// Each variant checks its own type when bound.
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// `?1` becomes `$1`: shared SQL uses SQLite's numbered placeholders, and
+/// contains no other question mark.
+pub(crate) fn dollar_placeholders(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('?') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn as_sql(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+fn execute(client: &mut impl GenericClient, sql: &str, params: &[Param]) -> Result<u64, Error> {
+    Ok(client.execute(dollar_placeholders(sql).as_ref(), &as_sql(params))?)
+}
+
+fn for_each_row(
+    client: &mut impl GenericClient,
+    sql: &str,
+    params: &[Param],
+    each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
+) -> Result<(), Error> {
+    for row in client.query(dollar_placeholders(sql).as_ref(), &as_sql(params))? {
+        each(&row)?;
+    }
+    Ok(())
+}
+
+/// One `Exec` for every client type: the connection itself (which
+/// reconnects first when needed), a bare client, or a transaction.
+macro_rules! exec_via {
+    ($ty:ty, $this:ident => $client:expr) => {
+        impl Exec for $ty {
+            fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, Error> {
+                let $this = self;
+                execute($client, sql, params)
+            }
+
+            fn for_each_row(
+                &mut self,
+                sql: &str,
+                params: &[Param],
+                each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
+            ) -> Result<(), Error> {
+                let $this = self;
+                for_each_row($client, sql, params, each)
+            }
+        }
+    };
+}
+
+exec_via!(Client, this => this);
+exec_via!(Transaction<'_>, this => this);
+exec_via!(Connection, this => this.client()?);
+
+impl Row for postgres::Row {
+    fn text(&self, i: usize) -> Result<Option<String>, Error> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn int(&self, i: usize) -> Result<Option<i64>, Error> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn float(&self, i: usize) -> Result<Option<f64>, Error> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn boolean(&self, i: usize) -> Result<Option<bool>, Error> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn time(&self, i: usize, _column: &'static str) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn json(&self, i: usize, column: &'static str) -> Result<JsonMap, Error> {
+        match self.try_get::<_, Option<serde_json::Value>>(i)? {
+            None => Ok(JsonMap::new()),
+            Some(serde_json::Value::Object(map)) => Ok(map),
+            Some(other) => Err(Error::Corrupt {
+                column,
+                detail: format!("expected a JSON object, found {other}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_dollars() {
+        assert_eq!(
+            dollar_placeholders("a = ?1 AND b IN (?2, ?10)"),
+            "a = $1 AND b IN ($2, $10)"
+        );
+        assert!(matches!(dollar_placeholders("SELECT 1"), Cow::Borrowed(_)));
+    }
+}

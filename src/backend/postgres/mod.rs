@@ -1,0 +1,138 @@
+//! PostgreSQL: one database shared by many writers and readers.
+//!
+//! Connecting applies the migrations under an advisory lock, so workers
+//! starting together migrate once. A connection that drops (a server
+//! restart) is reopened on next use; the writer keeps its batch meanwhile.
+
+mod exec;
+mod write;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::OpenMode;
+use super::exec::Exec;
+use super::target::redact;
+use crate::Error;
+use crate::schema::{self, POSTGRES_MIGRATIONS, SCHEMA_VERSION};
+
+/// How long connecting may take before it fails, when the URL does not say.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serializes migrations across every process migrating the same database:
+/// `pg_advisory_xact_lock` takes any 64-bit key, this one is ours.
+const MIGRATION_LOCK: i64 = 0x5746_4849_5354_0001;
+
+/// A client, its URL for reconnecting, and whether it may write.
+pub(crate) struct Connection {
+    config: ::postgres::Config,
+    client: ::postgres::Client,
+    read_only: bool,
+}
+
+fn connect(config: &::postgres::Config, read_only: bool) -> Result<::postgres::Client, Error> {
+    let mut client = config.connect(::postgres::NoTls)?;
+    if read_only {
+        client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
+    }
+    Ok(client)
+}
+
+impl Connection {
+    /// Connects, and creates or migrates the schema (`Create`), or checks
+    /// there is a history here at all (`Existing`, `ReadOnly`).
+    pub(crate) fn open(url: &str, mode: OpenMode) -> Result<Connection, Error> {
+        let mut config: ::postgres::Config = url.parse().map_err(|e: ::postgres::Error| {
+            Error::UnsupportedUrl(format!("{}: {e}", redact(url)))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let mut client = connect(&config, false)?;
+        let found = applied_version(&mut client)?;
+        schema::refuse_newer(found)?;
+        if found == 0 && mode != OpenMode::Create {
+            // A reader pointed at the wrong database must not see an empty history.
+            return Err(Error::NotFound {
+                path: PathBuf::from(redact(url)),
+            });
+        }
+        if found < SCHEMA_VERSION {
+            migrate(&mut client)?;
+        }
+        let read_only = mode == OpenMode::ReadOnly;
+        if read_only {
+            client = connect(&config, true)?;
+        }
+        Ok(Connection {
+            config,
+            client,
+            read_only,
+        })
+    }
+
+    /// The client, reconnected first if the server closed the connection.
+    fn client(&mut self) -> Result<&mut ::postgres::Client, Error> {
+        if self.client.is_closed() {
+            self.client = connect(&self.config, self.read_only)?;
+        }
+        Ok(&mut self.client)
+    }
+
+    /// Runs `work` in one transaction: committed if it returns `Ok`.
+    pub(crate) fn transaction<T>(
+        &mut self,
+        work: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut tx = self.client()?.transaction()?;
+        let out = work(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// The newest applied migration, 0 for a database without the table.
+fn applied_version(client: &mut ::postgres::Client) -> Result<i64, Error> {
+    let row = client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?;
+    if !row.try_get::<_, bool>(0)? {
+        return Ok(0);
+    }
+    let row = client.query_one(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        &[],
+    )?;
+    Ok(row.try_get(0)?)
+}
+
+/// Applies every migration the database lacks, in one transaction holding
+/// an advisory lock: a second worker waits for the lock, then finds the
+/// work done.
+fn migrate(client: &mut ::postgres::Client) -> Result<(), Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version     BIGINT PRIMARY KEY,
+             name        TEXT NOT NULL,
+             applied_at  TIMESTAMPTZ NOT NULL
+         )",
+    )?;
+    let found: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    schema::refuse_newer(found)?;
+    for migration in POSTGRES_MIGRATIONS.iter().filter(|m| m.version > found) {
+        tx.batch_execute(migration.sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            &[&migration.version, &migration.name, &Utc::now()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
