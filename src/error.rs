@@ -75,6 +75,16 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[cfg(feature = "postgres")]
+    #[error("cannot connect to the history database {url}: {source}")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// What the client said.
+        #[source]
+        source: postgres::Error,
+    },
     /// A PostgreSQL query, write or connection failed.
     #[cfg(feature = "postgres")]
     #[error("PostgreSQL error: {0}")]

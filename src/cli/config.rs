@@ -3,9 +3,9 @@
 //! Nothing here touches the database.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use workflow_history::DatabaseTarget;
 use workflow_history::api::params::{
     EventQuery, Limits, Param, ParamError, RunQuery, StatisticsQuery, parse_age,
 };
@@ -25,7 +25,8 @@ pub(crate) const TOKEN_VAR: &str = "WORKFLOW_HISTORY_ADMIN_TOKEN";
 #[derive(Debug)]
 pub(crate) struct Config {
     /// The database file.
-    pub(crate) db: PathBuf,
+    /// The database's path or URL, as given.
+    pub(crate) db: String,
     /// What to do with it.
     pub(crate) action: Action,
 }
@@ -69,7 +70,7 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Config, CliError> {
-        let db = database_path(args.db.or_else(|| env(DB_VAR)))?;
+        let db = database_url(args.db.or_else(|| env(DB_VAR)))?;
         let action = match args.command {
             Command::Runs {
                 filters,
@@ -159,25 +160,17 @@ fn run_query(filters: FilterArgs) -> RunQuery {
     }
 }
 
-/// A file path, or an SQLite URL (`sqlite://path`, `sqlite:path`), the
-/// forms a `DATABASE_URL`-style variable takes.
-fn database_path(given: Option<String>) -> Result<PathBuf, CliError> {
+/// A file path, an SQLite URL (`sqlite://path`, `sqlite:path`) or a
+/// PostgreSQL URL (`postgres://...`, with the `postgres` feature): the forms
+/// a `DATABASE_URL`-style variable takes. Checked here, opened later.
+fn database_url(given: Option<String>) -> Result<String, CliError> {
     let Some(given) = given.filter(|text| !text.is_empty()) else {
-        return Ok(PathBuf::from(DEFAULT_DB));
+        return Ok(DEFAULT_DB.to_owned());
     };
-    if let Some(path) = given
-        .strip_prefix("sqlite://")
-        .or_else(|| given.strip_prefix("sqlite:"))
-    {
-        return Ok(PathBuf::from(path));
-    }
-    if let Some((scheme, _)) = given.split_once("://") {
-        return Err(CliError::Usage(format!(
-            "unsupported database URL scheme {scheme:?}: give an SQLite file path \
-             (or sqlite://path)"
-        )));
-    }
-    Ok(PathBuf::from(given))
+    given
+        .parse::<DatabaseTarget>()
+        .map_err(|e| CliError::Usage(format!("--db: {e}")))?;
+    Ok(given)
 }
 
 impl From<ParamError> for CliError {
@@ -207,20 +200,19 @@ mod tests {
     #[test]
     fn database_from_flag_then_variable_then_default() {
         let db = |argv: &[&str], vars: &[(&str, &str)]| resolve(argv, vars).unwrap().db;
-        assert_eq!(db(&["runs"], &[]), PathBuf::from("history.db"));
+        assert_eq!(db(&["runs"], &[]), "history.db");
         assert_eq!(
             db(&["runs"], &[(DB_VAR, "sqlite:///var/lib/h.db")]),
-            PathBuf::from("/var/lib/h.db")
+            "sqlite:///var/lib/h.db"
         );
-        assert_eq!(
-            db(&["--db", "x.db", "runs"], &[(DB_VAR, "y.db")]),
-            PathBuf::from("x.db")
-        );
-        assert_eq!(db(&["runs", "--db", "x.db"], &[]), PathBuf::from("x.db"));
-        assert!(matches!(
-            resolve(&["runs"], &[(DB_VAR, "postgres://h/db")]),
-            Err(CliError::Usage(_))
-        ));
+        assert_eq!(db(&["--db", "x.db", "runs"], &[(DB_VAR, "y.db")]), "x.db");
+        assert_eq!(db(&["runs", "--db", "x.db"], &[]), "x.db");
+        let postgres = resolve(&["runs"], &[(DB_VAR, "postgres://h/db")]);
+        if cfg!(feature = "postgres") {
+            assert_eq!(postgres.unwrap().db, "postgres://h/db");
+        } else {
+            assert!(matches!(postgres, Err(CliError::Usage(_))));
+        }
     }
 
     #[test]

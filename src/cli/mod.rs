@@ -105,14 +105,14 @@ pub(crate) fn main() -> ExitCode {
 }
 
 fn run(config: Config, color: bool) -> Result<(), CliError> {
-    let db = config.db.as_path();
+    let db = config.db.as_str();
     let output = |json| Output { json, color };
     // Read-write when allowed, so runs a dead writer left open are closed
     // as abandoned before they are shown; read-only when the file is not
     // writable by this user.
     let read = || {
-        match HistoryStore::open_sqlite(db) {
-            Err(Error::Open { .. }) => HistoryStore::open_sqlite_read_only(db),
+        match HistoryStore::connect(db) {
+            Err(Error::Open { .. }) => HistoryStore::connect_read_only(db),
             opened => opened,
         }
         .map_err(CliError::open)
@@ -134,7 +134,7 @@ fn run(config: Config, color: bool) -> Result<(), CliError> {
             let store = if dry_run {
                 read()?
             } else {
-                HistoryStore::open_sqlite(db).map_err(CliError::open)?
+                HistoryStore::connect(db).map_err(CliError::open)?
             };
             commands::prune(&store, age, dry_run, output(json))?
         }

@@ -2,7 +2,6 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
 
 use workflow_history::HistoryStore;
 use workflow_history::api::Api;
@@ -13,15 +12,15 @@ use super::CliError;
 /// token enables deletes), binds `addr`, prints the address it listens on,
 /// and serves until a shutdown signal.
 pub(crate) fn serve(
-    db: &Path,
+    db: &str,
     addr: SocketAddr,
     admin_token: Option<String>,
 ) -> Result<(), CliError> {
     // Opening read-write closes the runs of dead writers as abandoned, so
     // they are not served as running; a database the server may not write
     // is served as it is.
-    let writable = HistoryStore::open_sqlite(db);
-    let mut api = Api::new(HistoryStore::open_sqlite_read_only(db).map_err(CliError::open)?);
+    let writable = HistoryStore::connect(db);
+    let mut api = Api::new(HistoryStore::connect_read_only(db).map_err(CliError::open)?);
     if let Some(token) = admin_token {
         api = api.admin(token, writable.map_err(CliError::open)?);
     }

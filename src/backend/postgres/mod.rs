@@ -33,11 +33,32 @@ pub(crate) struct Connection {
 }
 
 fn connect(config: &::postgres::Config, read_only: bool) -> Result<::postgres::Client, Error> {
-    let mut client = config.connect(::postgres::NoTls)?;
+    let mut client = config
+        .connect(::postgres::NoTls)
+        .map_err(|source| Error::Connect {
+            url: describe(config),
+            source,
+        })?;
     if read_only {
         client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
     }
     Ok(client)
+}
+
+/// `postgres://user@host:port/db` for messages: never the password.
+fn describe(config: &::postgres::Config) -> String {
+    let user = config.get_user().unwrap_or("");
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(host, port)| match host {
+            ::postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+            ::postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let db = config.get_dbname().unwrap_or("");
+    format!("postgres://{user}@{}/{db}", hosts.join(","))
 }
 
 impl Connection {
