@@ -47,35 +47,27 @@ fn for_each_row(
     Ok(())
 }
 
-impl Exec for Connection {
-    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, Error> {
-        execute(self, sql, params)
-    }
+/// One `Exec` for a connection and for a transaction, which derefs to one.
+macro_rules! exec_via_connection {
+    ($($ty:ty),+) => {$(
+        impl Exec for $ty {
+            fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, Error> {
+                execute(self, sql, params)
+            }
 
-    fn for_each_row(
-        &mut self,
-        sql: &str,
-        params: &[Param],
-        each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        for_each_row(self, sql, params, each)
-    }
+            fn for_each_row(
+                &mut self,
+                sql: &str,
+                params: &[Param],
+                each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
+            ) -> Result<(), Error> {
+                for_each_row(self, sql, params, each)
+            }
+        }
+    )+};
 }
 
-impl Exec for rusqlite::Transaction<'_> {
-    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, Error> {
-        execute(self, sql, params)
-    }
-
-    fn for_each_row(
-        &mut self,
-        sql: &str,
-        params: &[Param],
-        each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        for_each_row(self, sql, params, each)
-    }
-}
+exec_via_connection!(Connection, rusqlite::Transaction<'_>);
 
 impl Row for rusqlite::Row<'_> {
     fn text(&self, i: usize) -> Result<Option<String>, Error> {
