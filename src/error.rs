@@ -87,7 +87,7 @@ pub enum Error {
     },
     /// A PostgreSQL query, write or connection failed.
     #[cfg(feature = "postgres")]
-    #[error("PostgreSQL error: {0}")]
+    #[error("PostgreSQL error: {}", postgres_detail(.0))]
     Postgres(#[from] postgres::Error),
     /// A database URL this build cannot use.
     #[error("unsupported database: {0}")]
@@ -107,4 +107,17 @@ pub enum Error {
     /// The writer could not commit; the records are kept and retried.
     #[error("the history writer could not commit: {0}")]
     WriteFailed(String),
+}
+
+/// The server's own words: `postgres::Error` displays only "db error" and
+/// keeps the message, and its SQLSTATE, in its source.
+#[cfg(feature = "postgres")]
+fn postgres_detail(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        },
+    }
 }

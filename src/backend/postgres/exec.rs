@@ -16,15 +16,45 @@ use crate::model::JsonMap;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
+/// PostgreSQL stores no NUL character, in `text` or in `jsonb`: it rejects
+/// the whole statement, and with it a whole batch. A NUL is stored as U+FFFD
+/// (the replacement character) instead; SQLite keeps it.
+const NUL_REPLACEMENT: &str = "\u{FFFD}";
+
+fn without_nul(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', NUL_REPLACEMENT))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// The map with every NUL in its keys and strings replaced, nested ones too.
+fn json_without_nul(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(without_nul(s).into_owned()),
+        Value::Array(items) => Value::Array(items.iter().map(json_without_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (without_nul(k).into_owned(), json_without_nul(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 impl ToSql for Param {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
         match self {
-            Param::Text(v) => v.to_sql_checked(ty, out),
+            Param::Text(v) => v.as_deref().map(without_nul).to_sql_checked(ty, out),
             Param::Int(v) => v.to_sql_checked(ty, out),
             Param::Float(v) => v.to_sql_checked(ty, out),
             Param::Bool(v) => v.to_sql_checked(ty, out),
             Param::Time(v) => v.to_sql_checked(ty, out),
-            Param::Json(map) => serde_json::Value::Object(map.clone()).to_sql_checked(ty, out),
+            Param::Json(map) => {
+                json_without_nul(&serde_json::Value::Object(map.clone())).to_sql_checked(ty, out)
+            }
         }
     }
 
@@ -137,6 +167,16 @@ impl Row for postgres::Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_is_replaced_everywhere_in_json() {
+        let value = serde_json::json!({"a\u{0}": ["x\u{0}y", {"k": "\u{0}"}], "n": 1});
+        assert_eq!(
+            json_without_nul(&value),
+            serde_json::json!({"a\u{FFFD}": ["x\u{FFFD}y", {"k": "\u{FFFD}"}], "n": 1})
+        );
+        assert!(matches!(without_nul("plain"), Cow::Borrowed("plain")));
+    }
 
     #[test]
     fn placeholders_become_dollars() {
