@@ -1,16 +1,16 @@
 //! Many threads, async tasks moving between worker threads, flushing, a
 //! large volume, and a database locked by someone else: nothing is lost
-//! and every run and step is recorded once with the right status.
+//! and every run and step is recorded once with the right status. Every
+//! test runs on both databases (see `backends!`).
 
 mod support;
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use support::TestDb;
 use tracing::instrument::{Instrument, WithSubscriber};
 use tracing::{Dispatch, info_span, instrument};
@@ -49,15 +49,6 @@ fn workflow_with_steps(workflow: &str, runs: usize, steps: usize) {
     }
 }
 
-fn sql(db: &TestDb) -> Connection {
-    Connection::open(&db.path).expect("open with rusqlite")
-}
-
-fn count(conn: &Connection, query: &str) -> i64 {
-    conn.query_row(query, [], |row| row.get(0))
-        .unwrap_or_else(|e| panic!("{query}: {e}"))
-}
-
 fn all() -> RunFilter {
     RunFilter {
         limit: u32::MAX,
@@ -74,33 +65,26 @@ fn count_status(store: &HistoryStore, status: WorkflowStatus) -> u64 {
 }
 
 /// Step rows per status, from the table itself.
-fn step_statuses(conn: &Connection) -> Vec<(String, i64)> {
-    let mut stmt = conn
-        .prepare("SELECT status, COUNT(*) FROM workflow_step_runs GROUP BY status ORDER BY status")
-        .expect("prepare");
-    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .expect("query")
-        .map(|row| row.expect("row"))
-        .collect()
+fn step_statuses(db: &TestDb) -> Vec<(String, i64)> {
+    db.sql_query(
+        "SELECT status, COUNT(*) FROM workflow_step_runs GROUP BY status ORDER BY status",
+        &[],
+    )
 }
 
 /// Every run has exactly the three `STEPS`, numbered 1..=3 in that order,
 /// with `step_id` = `{run_id}-{step_order}`.
 #[track_caller]
-fn assert_every_run_has_the_three_steps(conn: &Connection, runs: i64) {
-    let well_formed = count(
-        conn,
+fn assert_every_run_has_the_three_steps(db: &TestDb, runs: i64) {
+    let well_formed = db.count(
         "SELECT COUNT(*) FROM (SELECT run_id FROM workflow_step_runs \
          WHERE step_id = run_id || '-' || step_order \
            AND step_name = CASE step_order WHEN 1 THEN 'fetch' WHEN 2 THEN 'transform' \
                                            WHEN 3 THEN 'load' END \
-         GROUP BY run_id HAVING COUNT(*) = 3)",
+         GROUP BY run_id HAVING COUNT(*) = 3) AS well_formed",
     );
     assert_eq!(well_formed, runs);
-    assert_eq!(
-        count(conn, "SELECT COUNT(*) FROM workflow_step_runs"),
-        runs * 3
-    );
+    assert_eq!(db.count_rows("workflow_step_runs"), runs * 3);
 }
 
 /// Started no later than completed, both set.
@@ -127,74 +111,73 @@ fn fails(i: usize) -> bool {
     i % 10 == 0
 }
 
-#[test]
-fn eight_threads_record_all_their_workflows_with_the_right_statuses() {
-    let db = TestDb::new();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    std::thread::scope(|scope| {
-        for t in 0..THREADS {
-            let dispatch = &dispatch;
-            scope.spawn(move || {
-                tracing::dispatcher::with_default(dispatch, || {
-                    for i in 0..PER_THREAD {
-                        sync_workflow(&format!("t{t}-{i}"), &format!("thread-{t}"), fails(i));
-                    }
+backends! {
+    fn eight_threads_record_all_their_workflows_with_the_right_statuses(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let dispatch = &dispatch;
+                scope.spawn(move || {
+                    tracing::dispatcher::with_default(dispatch, || {
+                        for i in 0..PER_THREAD {
+                            sync_workflow(&format!("t{t}-{i}"), &format!("thread-{t}"), fails(i));
+                        }
+                    });
                 });
-            });
+            }
+        });
+        let stats = guard.shutdown().expect("clean shutdown");
+        assert_eq!(
+            (stats.messages_dropped, stats.records_lost),
+            (0, 0),
+            "{stats:?}"
+        );
+
+        let store = db.store();
+        let runs = (THREADS * PER_THREAD) as u64;
+        let failing = (THREADS * PER_THREAD.div_ceil(10)) as u64;
+        assert_eq!(
+            store.count_runs(&RunFilter::default()).expect("count"),
+            runs
+        );
+        for t in 0..THREADS {
+            let filter = RunFilter {
+                workflow_name: Some(format!("thread-{t}")),
+                ..RunFilter::default()
+            };
+            assert_eq!(store.count_runs(&filter).expect("count"), PER_THREAD as u64);
         }
-    });
-    let stats = guard.shutdown().expect("clean shutdown");
-    assert_eq!(
-        (stats.messages_dropped, stats.records_lost),
-        (0, 0),
-        "{stats:?}"
-    );
+        assert_eq!(
+            count_status(&store, WorkflowStatus::Completed),
+            runs - failing
+        );
+        let failed: BTreeSet<String> = store
+            .list_runs(&RunFilter {
+                status: Some(WorkflowStatus::Failed),
+                ..all()
+            })
+            .expect("list")
+            .into_iter()
+            .map(|run| run.run_id)
+            .collect();
+        let expected: BTreeSet<String> = (0..THREADS)
+            .flat_map(|t| {
+                (0..PER_THREAD)
+                    .filter(|i| fails(*i))
+                    .map(move |i| format!("t{t}-{i}"))
+            })
+            .collect();
+        assert_eq!(failed, expected);
 
-    let store = db.store();
-    let runs = (THREADS * PER_THREAD) as u64;
-    let failing = (THREADS * PER_THREAD.div_ceil(10)) as u64;
-    assert_eq!(
-        store.count_runs(&RunFilter::default()).expect("count"),
-        runs
-    );
-    for t in 0..THREADS {
-        let filter = RunFilter {
-            workflow_name: Some(format!("thread-{t}")),
-            ..RunFilter::default()
-        };
-        assert_eq!(store.count_runs(&filter).expect("count"), PER_THREAD as u64);
+        assert_every_run_has_the_three_steps(db, runs as i64);
+        assert_eq!(
+            step_statuses(db),
+            [
+                ("COMPLETED".to_owned(), (runs * 3 - failing) as i64),
+                ("FAILED".to_owned(), failing as i64)
+            ]
+        );
     }
-    assert_eq!(
-        count_status(&store, WorkflowStatus::Completed),
-        runs - failing
-    );
-    let failed: BTreeSet<String> = store
-        .list_runs(&RunFilter {
-            status: Some(WorkflowStatus::Failed),
-            ..all()
-        })
-        .expect("list")
-        .into_iter()
-        .map(|run| run.run_id)
-        .collect();
-    let expected: BTreeSet<String> = (0..THREADS)
-        .flat_map(|t| {
-            (0..PER_THREAD)
-                .filter(|i| fails(*i))
-                .map(move |i| format!("t{t}-{i}"))
-        })
-        .collect();
-    assert_eq!(failed, expected);
-
-    let conn = sql(&db);
-    assert_every_run_has_the_three_steps(&conn, runs as i64);
-    assert_eq!(
-        step_statuses(&conn),
-        [
-            ("COMPLETED".to_owned(), (runs * 3 - failing) as i64),
-            ("FAILED".to_owned(), failing as i64)
-        ]
-    );
 }
 
 // ---------------------------------------------------------------------------
@@ -203,47 +186,48 @@ fn eight_threads_record_all_their_workflows_with_the_right_statuses() {
 
 const ASYNC_RUNS: usize = 32;
 
-/// Which threads polled each workflow: shows the spans really moved.
-static POLLED_ON: Mutex<Vec<(usize, ThreadId)>> = Mutex::new(Vec::new());
+/// Which threads polled each workflow: shows the spans really moved. One
+/// per test, as the test runs once per database, perhaps at the same time.
+type PolledOn = Arc<Mutex<Vec<(usize, ThreadId)>>>;
 
-fn note_thread(i: usize) {
+fn note_thread(polled: &PolledOn, i: usize) {
     let thread = std::thread::current().id();
-    POLLED_ON.lock().expect("lock").push((i, thread));
+    polled.lock().expect("lock").push((i, thread));
 }
 
 /// Suspends the task many times, at yields and timers, so its spans are
 /// exited and re-entered, possibly on another worker thread.
-async fn await_points(i: usize) {
+async fn await_points(i: usize, polled: &PolledOn) {
     for _ in 0..5 {
         tokio::task::yield_now().await;
-        note_thread(i);
+        note_thread(polled, i);
         tokio::time::sleep(Duration::from_millis(1)).await;
-        note_thread(i);
+        note_thread(polled, i);
     }
 }
 
-#[instrument(name = "workflow", fields(workflow = "async_ingest"))]
-async fn async_workflow(i: usize) {
-    fetch(i).await;
-    transform(i).await;
+#[instrument(name = "workflow", fields(workflow = "async_ingest"), skip(polled))]
+async fn async_workflow(i: usize, polled: PolledOn) {
+    fetch(i, &polled).await;
+    transform(i, &polled).await;
     // A step in a task of its own, which any worker may run.
-    let load = load(i).in_current_span().with_current_subscriber();
+    let load = load(i, polled).in_current_span().with_current_subscriber();
     tokio::spawn(load).await.expect("load task");
 }
 
-#[instrument(name = "step", fields(step = "fetch"))]
-async fn fetch(i: usize) {
-    await_points(i).await;
+#[instrument(name = "step", fields(step = "fetch"), skip(polled))]
+async fn fetch(i: usize, polled: &PolledOn) {
+    await_points(i, polled).await;
 }
 
-#[instrument(name = "step", fields(step = "transform"))]
-async fn transform(i: usize) {
-    await_points(i).await;
+#[instrument(name = "step", fields(step = "transform"), skip(polled))]
+async fn transform(i: usize, polled: &PolledOn) {
+    await_points(i, polled).await;
 }
 
-#[instrument(name = "step", fields(step = "load"))]
-async fn load(i: usize) {
-    await_points(i).await;
+#[instrument(name = "step", fields(step = "load"), skip(polled))]
+async fn load(i: usize, polled: PolledOn) {
+    await_points(i, &polled).await;
 }
 
 /// Steps are in start order, each inside its run, none overlapping.
@@ -262,54 +246,66 @@ fn assert_steps_in_start_order(run: &WorkflowRun, steps: &[StepRun]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn async_spans_across_await_points_and_threads_are_one_run_and_one_step_each() {
-    let db = TestDb::new();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    let tasks: Vec<_> = (0..ASYNC_RUNS)
-        .map(|i| tokio::spawn(async_workflow(i).with_subscriber(dispatch.clone())))
-        .collect();
-    for task in tasks {
-        task.await.expect("workflow task");
-    }
-    guard.shutdown().expect("clean shutdown");
+backends! {
+    fn async_spans_across_await_points_and_threads_are_one_run_and_one_step_each(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        let polled = PolledOn::default();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..ASYNC_RUNS)
+                .map(|i| {
+                    let workflow = async_workflow(i, Arc::clone(&polled));
+                    tokio::spawn(workflow.with_subscriber(dispatch.clone()))
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("workflow task");
+            }
+        });
+        drop(runtime);
+        guard.shutdown().expect("clean shutdown");
 
-    // The premise: some workflow was polled on more than one thread.
-    let polled = POLLED_ON.lock().expect("lock");
-    let moved = (0..ASYNC_RUNS).any(|i| {
-        let threads: HashSet<_> = polled
+        // The premise: some workflow was polled on more than one thread.
+        let polled = polled.lock().expect("lock");
+        let moved = (0..ASYNC_RUNS).any(|i| {
+            let threads: HashSet<_> = polled
+                .iter()
+                .filter(|(run, _)| *run == i)
+                .map(|(_, t)| t)
+                .collect();
+            threads.len() > 1
+        });
+        assert!(
+            moved,
+            "no workflow changed threads; the test proves nothing"
+        );
+
+        let store = db.store();
+        let runs = store.list_runs(&all()).expect("list");
+        assert_eq!(runs.len(), ASYNC_RUNS, "one run per workflow");
+        let numbers: BTreeSet<u64> = runs
             .iter()
-            .filter(|(run, _)| *run == i)
-            .map(|(_, t)| t)
+            .map(|r| r.params["i"].as_u64().expect("i"))
             .collect();
-        threads.len() > 1
-    });
-    assert!(
-        moved,
-        "no workflow changed threads; the test proves nothing"
-    );
-
-    let store = db.store();
-    let runs = store.list_runs(&all()).expect("list");
-    assert_eq!(runs.len(), ASYNC_RUNS, "one run per workflow");
-    let numbers: BTreeSet<u64> = runs
-        .iter()
-        .map(|r| r.params["i"].as_u64().expect("i"))
-        .collect();
-    assert_eq!(numbers, (0..ASYNC_RUNS as u64).collect());
-    for run in &runs {
-        assert_eq!(run.status, WorkflowStatus::Completed, "{run:?}");
-        assert_timed(run.started_at, run.completed_at);
-        let steps = store.get_steps(&run.run_id).expect("steps");
-        assert_steps_in_start_order(run, &steps);
-        // Re-entering a span is not a new start: one open and one close each.
-        let changes = store
-            .get_events(&run.run_id)
-            .expect("events")
-            .into_iter()
-            .filter(|e| e.kind == EventKind::StatusChanged)
-            .count();
-        assert_eq!(changes, 2 * (1 + STEPS.len()), "{}", run.run_id);
+        assert_eq!(numbers, (0..ASYNC_RUNS as u64).collect());
+        for run in &runs {
+            assert_eq!(run.status, WorkflowStatus::Completed, "{run:?}");
+            assert_timed(run.started_at, run.completed_at);
+            let steps = store.get_steps(&run.run_id).expect("steps");
+            assert_steps_in_start_order(run, &steps);
+            // Re-entering a span is not a new start: one open and one close each.
+            let changes = store
+                .get_events(&run.run_id)
+                .expect("events")
+                .into_iter()
+                .filter(|e| e.kind == EventKind::StatusChanged)
+                .count();
+            assert_eq!(changes, 2 * (1 + STEPS.len()), "{}", run.run_id);
+        }
     }
 }
 
@@ -317,129 +313,119 @@ async fn async_spans_across_await_points_and_threads_are_one_run_and_one_step_ea
 // Flushing and volume
 // ---------------------------------------------------------------------------
 
-#[test]
-fn flush_makes_everything_recorded_before_it_visible_while_the_guard_lives() {
-    let db = TestDb::new();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    let store = db.store();
-    tracing::dispatcher::with_default(&dispatch, || {
-        for round in 1..=5u64 {
-            workflow_with_steps("batch", 20, 3);
+backends! {
+    fn flush_makes_everything_recorded_before_it_visible_while_the_guard_lives(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        let store = db.store();
+        tracing::dispatcher::with_default(&dispatch, || {
+            for round in 1..=5u64 {
+                workflow_with_steps("batch", 20, 3);
+                guard.flush().expect("flush");
+                assert_eq!(
+                    store.count_runs(&RunFilter::default()).expect("count"),
+                    20 * round
+                );
+                assert_eq!(count_status(&store, WorkflowStatus::Completed), 20 * round);
+            }
+
+            // A run and step still open are visible as running.
+            let run = info_span!("workflow", workflow = "open", run_id = "open").entered();
+            let step = info_span!("step", step = "slow").entered();
             guard.flush().expect("flush");
+            let open = store
+                .get_run("open")
+                .expect("get")
+                .expect("open run visible");
+            assert_eq!(open.status, WorkflowStatus::Running);
             assert_eq!(
-                store.count_runs(&RunFilter::default()).expect("count"),
-                20 * round
+                store.get_steps("open").expect("steps")[0].status,
+                StepStatus::Running
             );
-            assert_eq!(count_status(&store, WorkflowStatus::Completed), 20 * round);
-        }
 
-        // A run and step still open are visible as running.
-        let run = info_span!("workflow", workflow = "open", run_id = "open").entered();
-        let step = info_span!("step", step = "slow").entered();
-        guard.flush().expect("flush");
-        let open = store
-            .get_run("open")
-            .expect("get")
-            .expect("open run visible");
-        assert_eq!(open.status, WorkflowStatus::Running);
-        assert_eq!(
-            store.get_steps("open").expect("steps")[0].status,
-            StepStatus::Running
-        );
-
-        drop(step);
-        drop(run);
-        guard.flush().expect("flush");
-        let closed = store.get_run("open").expect("get").expect("run");
-        assert_eq!(closed.status, WorkflowStatus::Completed);
-        assert_eq!(
-            store.get_steps("open").expect("steps")[0].status,
-            StepStatus::Completed
-        );
-    });
-    drop(guard);
+            drop(step);
+            drop(run);
+            guard.flush().expect("flush");
+            let closed = store.get_run("open").expect("get").expect("run");
+            assert_eq!(closed.status, WorkflowStatus::Completed);
+            assert_eq!(
+                store.get_steps("open").expect("steps")[0].status,
+                StepStatus::Completed
+            );
+        });
+        drop(guard);
+    }
 }
 
 const BIG_THREADS: usize = 4;
 const BIG_RUNS_PER_THREAD: usize = 250;
 const BIG_STEPS_PER_RUN: usize = 100;
 
-/// 4 threads x 250 workflows x 100 steps = 100,000 steps; dropping the
-/// guard must commit every one of them.
-#[test]
-fn a_hundred_thousand_steps_are_all_committed_when_the_guard_is_dropped() {
-    let db = TestDb::new();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    std::thread::scope(|scope| {
-        for _ in 0..BIG_THREADS {
-            let dispatch = &dispatch;
-            scope.spawn(move || {
-                tracing::dispatcher::with_default(dispatch, || {
-                    workflow_with_steps("big", BIG_RUNS_PER_THREAD, BIG_STEPS_PER_RUN);
+backends! {
+    /// 4 threads x 250 workflows x 100 steps = 100,000 steps; dropping the
+    /// guard must commit every one of them.
+    fn a_hundred_thousand_steps_are_all_committed_when_the_guard_is_dropped(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        std::thread::scope(|scope| {
+            for _ in 0..BIG_THREADS {
+                let dispatch = &dispatch;
+                scope.spawn(move || {
+                    tracing::dispatcher::with_default(dispatch, || {
+                        workflow_with_steps("big", BIG_RUNS_PER_THREAD, BIG_STEPS_PER_RUN);
+                    });
                 });
-            });
-        }
-    });
-    drop(guard);
+            }
+        });
+        drop(guard);
 
-    let runs = (BIG_THREADS * BIG_RUNS_PER_THREAD) as i64;
-    let steps = runs * BIG_STEPS_PER_RUN as i64;
-    assert_eq!(steps, 100_000);
-    let conn = sql(&db);
-    assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM workflow_step_runs"),
-        steps
-    );
-    assert_eq!(step_statuses(&conn), [("COMPLETED".to_owned(), steps)]);
-    let full_runs = count(
-        &conn,
-        &format!(
+        let runs = (BIG_THREADS * BIG_RUNS_PER_THREAD) as i64;
+        let steps = runs * BIG_STEPS_PER_RUN as i64;
+        assert_eq!(steps, 100_000);
+        assert_eq!(db.count_rows("workflow_step_runs"), steps);
+        assert_eq!(step_statuses(db), [("COMPLETED".to_owned(), steps)]);
+        let full_runs = db.count(&format!(
             "SELECT COUNT(*) FROM (SELECT run_id FROM workflow_step_runs GROUP BY run_id \
              HAVING COUNT(*) = {BIG_STEPS_PER_RUN} AND MIN(step_order) = 1 \
-                AND MAX(step_order) = {BIG_STEPS_PER_RUN})"
-        ),
-    );
-    assert_eq!(full_runs, runs);
-    let store = db.store();
-    assert_eq!(count_status(&store, WorkflowStatus::Completed), runs as u64);
-    assert_eq!(
-        store.count_runs(&RunFilter::default()).expect("count"),
-        runs as u64
-    );
-}
+                AND MAX(step_order) = {BIG_STEPS_PER_RUN}) AS full_runs"
+        ));
+        assert_eq!(full_runs, runs);
+        let store = db.store();
+        assert_eq!(count_status(&store, WorkflowStatus::Completed), runs as u64);
+        assert_eq!(
+            store.count_runs(&RunFilter::default()).expect("count"),
+            runs as u64
+        );
+    }
 
-#[test]
-fn stats_count_messages_and_rows_without_errors() {
-    let db = TestDb::new();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    let before = guard.stats();
-    tracing::dispatcher::with_default(&dispatch, || {
-        for i in 0..10 {
-            sync_workflow(&format!("r{i}"), "stats", false);
-        }
-    });
-    guard.flush().expect("flush");
-    let stats = guard.stats();
+    fn stats_count_messages_and_rows_without_errors(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        let before = guard.stats();
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..10 {
+                sync_workflow(&format!("r{i}"), "stats", false);
+            }
+        });
+        guard.flush().expect("flush");
+        let stats = guard.stats();
 
-    // Each run and step is at least opened and closed: two messages each.
-    let spans = 10 * (1 + STEPS.len()) as u64;
-    assert!(stats.messages_sent >= 2 * spans, "{stats:?}");
-    assert!(stats.messages_sent > before.messages_sent);
-    // Every row in the database was written at least once.
-    let conn = sql(&db);
-    let rows: i64 = ["workflow_runs", "workflow_step_runs", "workflow_events"]
-        .iter()
-        .map(|table| count(&conn, &format!("SELECT COUNT(*) FROM {table}")))
-        .sum();
-    assert!(rows > 0);
-    assert!(stats.rows_written >= rows as u64, "{stats:?} < {rows} rows");
-    let troubles = [
-        stats.write_errors,
-        stats.messages_dropped,
-        stats.records_lost,
-    ];
-    assert_eq!((troubles, stats.queued), ([0; 3], 0), "{stats:?}");
-    guard.shutdown().expect("clean shutdown");
+        // Each run and step is at least opened and closed: two messages each.
+        let spans = 10 * (1 + STEPS.len()) as u64;
+        assert!(stats.messages_sent >= 2 * spans, "{stats:?}");
+        assert!(stats.messages_sent > before.messages_sent);
+        // Every row in the database was written at least once.
+        let rows: i64 = ["workflow_runs", "workflow_step_runs", "workflow_events"]
+            .iter()
+            .map(|table| db.count_rows(table))
+            .sum();
+        assert!(rows > 0);
+        assert!(stats.rows_written >= rows as u64, "{stats:?} < {rows} rows");
+        let troubles = [
+            stats.write_errors,
+            stats.messages_dropped,
+            stats.records_lost,
+        ];
+        assert_eq!((troubles, stats.queued), ([0; 3], 0), "{stats:?}");
+        guard.shutdown().expect("clean shutdown");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -447,7 +433,7 @@ fn stats_count_messages_and_rows_without_errors() {
 // ---------------------------------------------------------------------------
 
 /// How long another connection keeps the write lock; well under the
-/// writer's 5 s busy timeout.
+/// writer's 5 s busy timeout on SQLite (PostgreSQL waits for locks).
 const LOCK_HELD: Duration = Duration::from_millis(1500);
 const BUSY_RUNS: usize = 50;
 
@@ -455,15 +441,12 @@ const BUSY_RUNS: usize = 50;
 /// then `LOCK_HELD` longer, so the writer meets the lock; returns when the
 /// lock was released.
 fn hold_write_lock(db: &TestDb, locked: mpsc::Sender<()>, recorded: mpsc::Receiver<()>) -> Instant {
-    let conn = sql(db);
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .expect("take the write lock");
+    let lock = db.lock_writes();
     locked.send(()).expect("signal locked");
     recorded.recv().expect("wait for the workflows");
     std::thread::sleep(LOCK_HELD);
     let released = Instant::now();
-    conn.execute_batch("COMMIT")
-        .expect("release the write lock");
+    lock.release();
     released
 }
 
@@ -475,42 +458,41 @@ fn record_busy_runs(dispatch: &Dispatch) {
     });
 }
 
-#[test]
-fn a_database_locked_by_another_connection_delays_but_loses_nothing() {
-    let db = TestDb::new();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    let (locked_tx, locked) = mpsc::channel();
-    let (recorded, recorded_rx) = mpsc::channel();
-    let (released, flushed) = std::thread::scope(|scope| {
-        let locker = scope.spawn(|| hold_write_lock(&db, locked_tx, recorded_rx));
-        locked.recv().expect("lock taken");
-        // Recording finishes while the lock is held: the layer never waits
-        // for the database on the caller's thread.
-        record_busy_runs(&dispatch);
-        recorded.send(()).expect("signal recorded");
-        // A flush may fail while the lock is held; the records are kept.
-        let flushed = (0..10).any(|_| guard.flush().is_ok());
-        let flushed_at = Instant::now();
-        let released = locker.join().expect("locker thread");
-        (released, flushed.then_some(flushed_at))
-    });
-    let flushed = flushed.expect("flush never succeeded");
-    assert!(flushed >= released, "committed while the lock was held?");
-    guard.shutdown().expect("clean shutdown");
+backends! {
+    fn a_database_locked_by_another_connection_delays_but_loses_nothing(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        let (locked_tx, locked) = mpsc::channel();
+        let (recorded, recorded_rx) = mpsc::channel();
+        let (released, flushed) = std::thread::scope(|scope| {
+            let locker = scope.spawn(|| hold_write_lock(db, locked_tx, recorded_rx));
+            locked.recv().expect("lock taken");
+            // Recording finishes while the lock is held: the layer never waits
+            // for the database on the caller's thread.
+            record_busy_runs(&dispatch);
+            recorded.send(()).expect("signal recorded");
+            // A flush may fail while the lock is held; the records are kept.
+            let flushed = (0..10).any(|_| guard.flush().is_ok());
+            let flushed_at = Instant::now();
+            let released = locker.join().expect("locker thread");
+            (released, flushed.then_some(flushed_at))
+        });
+        let flushed = flushed.expect("flush never succeeded");
+        assert!(flushed >= released, "committed while the lock was held?");
+        guard.shutdown().expect("clean shutdown");
 
-    let store = db.store();
-    assert_eq!(
-        store.count_runs(&RunFilter::default()).expect("count"),
-        BUSY_RUNS as u64
-    );
-    assert_eq!(
-        count_status(&store, WorkflowStatus::Completed),
-        BUSY_RUNS as u64
-    );
-    let conn = sql(&db);
-    assert_every_run_has_the_three_steps(&conn, BUSY_RUNS as i64);
-    assert_eq!(
-        step_statuses(&conn),
-        [("COMPLETED".to_owned(), 3 * BUSY_RUNS as i64)]
-    );
+        let store = db.store();
+        assert_eq!(
+            store.count_runs(&RunFilter::default()).expect("count"),
+            BUSY_RUNS as u64
+        );
+        assert_eq!(
+            count_status(&store, WorkflowStatus::Completed),
+            BUSY_RUNS as u64
+        );
+        assert_every_run_has_the_three_steps(db, BUSY_RUNS as i64);
+        assert_eq!(
+            step_statuses(db),
+            [("COMPLETED".to_owned(), 3 * BUSY_RUNS as i64)]
+        );
+    }
 }

@@ -1,5 +1,10 @@
-//! The database side: opening and migrating the file (and refusing bad
+//! The database side: opening and migrating the database (and refusing bad
 //! ones), the store's queries and statistics, and retention.
+//!
+//! Everything but the SQLite file handling runs on both databases (see
+//! `backends!`); the tests about SQLite files themselves (a missing
+//! directory, a file that is not a database, WAL mode, many processes
+//! creating one new file) are SQLite's alone.
 
 mod support;
 
@@ -9,8 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::Barrier;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use support::TestDb;
+use support::sql::SqlValue;
 use tracing_subscriber::prelude::*;
 use workflow_history::{Error, EventKind, HistoryStore, RunFilter, SCHEMA_VERSION, WorkflowStatus};
 
@@ -51,35 +56,6 @@ fn run_many(workflow: &str, count: usize) {
     }
 }
 
-/// A direct connection, for what the store does not expose.
-fn sql(db: &TestDb) -> Connection {
-    Connection::open(&db.path).expect("open with rusqlite")
-}
-
-fn count(conn: &Connection, query: &str) -> i64 {
-    conn.query_row(query, [], |row| row.get(0))
-        .unwrap_or_else(|e| panic!("{query}: {e}"))
-}
-
-/// Moves runs' start back in time (RFC 3339 text, as stored), to make them
-/// old for retention or place them for the time filters.
-fn set_started_at(db: &TestDb, column: Column, value: &str, started_at: &str) {
-    let query = match column {
-        Column::RunId => "UPDATE workflow_runs SET started_at = ?1 WHERE run_id = ?2",
-        Column::WorkflowName => "UPDATE workflow_runs SET started_at = ?1 WHERE workflow_name = ?2",
-    };
-    let changed = sql(db)
-        .execute(query, [started_at, value])
-        .expect("backdate");
-    assert!(changed > 0, "nothing to backdate for {value}");
-}
-
-#[derive(Clone, Copy)]
-enum Column {
-    RunId,
-    WorkflowName,
-}
-
 fn utc(text: &str) -> DateTime<Utc> {
     text.parse().expect("RFC 3339 time")
 }
@@ -113,15 +89,13 @@ fn ids(store: &HistoryStore, filter: &RunFilter) -> Vec<String> {
 }
 
 /// Steps and events whose run no longer exists.
-fn orphans(conn: &Connection) -> (i64, i64) {
+fn orphans(db: &TestDb) -> (i64, i64) {
     (
-        count(
-            conn,
+        db.count(
             "SELECT COUNT(*) FROM workflow_step_runs \
              WHERE run_id NOT IN (SELECT run_id FROM workflow_runs)",
         ),
-        count(
-            conn,
+        db.count(
             "SELECT COUNT(*) FROM workflow_events \
              WHERE run_id NOT IN (SELECT run_id FROM workflow_runs)",
         ),
@@ -129,14 +103,12 @@ fn orphans(conn: &Connection) -> (i64, i64) {
 }
 
 /// Rows of a run in the step and event tables.
-fn rows_of(conn: &Connection, run_id: &str) -> (i64, i64) {
+fn rows_of(db: &TestDb, run_id: &str) -> (i64, i64) {
     let count_for = |table: &str| -> i64 {
-        conn.query_row(
+        db.sql_one(
             &format!("SELECT COUNT(*) FROM {table} WHERE run_id = ?1"),
-            [run_id],
-            |row| row.get(0),
+            &[SqlValue::Text(run_id)],
         )
-        .expect("count rows")
     };
     (
         count_for("workflow_step_runs"),
@@ -230,71 +202,70 @@ fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
     }
 }
 
-#[test]
-fn a_schema_newer_than_this_crate_is_refused_by_builder_and_store() {
-    let db = TestDb::new();
-    db.record(|| run_workflow("kept", "ingest", "d", "p", Outcome::Completed));
-    let future = SCHEMA_VERSION + 1;
-    sql(&db)
-        .execute(
+backends! {
+    fn a_schema_newer_than_this_crate_is_refused_by_builder_and_store(db) {
+        db.record(|| run_workflow("kept", "ingest", "d", "p", Outcome::Completed));
+        let future = SCHEMA_VERSION + 1;
+        // Pretend a newer crate migrated the database.
+        db.sql_execute(
             "INSERT INTO schema_migrations (version, name, applied_at) \
-             VALUES (?1, '9999_future.sql', '2030-01-01T00:00:00.000000Z')",
-            [future],
-        )
-        .expect("pretend a newer crate migrated the file");
+             VALUES (?1, '9999_future.sql', ?2)",
+            &[
+                SqlValue::Int(future),
+                SqlValue::Time(utc("2030-01-01T00:00:00Z")),
+            ],
+        );
 
-    let too_new = |result: Result<(), Error>, who: &str| match result {
-        Err(Error::SchemaTooNew { found, supported }) => {
-            assert_eq!((found, supported), (future, SCHEMA_VERSION), "{who}");
-        }
-        other => panic!("{who}: expected SchemaTooNew, got {other:?}"),
-    };
-    too_new(db.builder().build().map(drop), "builder");
-    too_new(HistoryStore::open_sqlite(&db.path).map(drop), "store");
+        let too_new = |result: Result<(), Error>, who: &str| match result {
+            Err(Error::SchemaTooNew { found, supported }) => {
+                assert_eq!((found, supported), (future, SCHEMA_VERSION), "{who}");
+            }
+            other => panic!("{who}: expected SchemaTooNew, got {other:?}"),
+        };
+        too_new(db.builder().build().map(drop), "builder");
+        too_new(HistoryStore::connect(&db.url).map(drop), "store");
 
-    // Refusing changed nothing: the newer version and the data are intact.
-    let conn = sql(&db);
-    assert_eq!(
-        count(&conn, "SELECT MAX(version) FROM schema_migrations"),
-        future
-    );
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM workflow_runs"), 1);
-}
+        // Refusing changed nothing: the newer version and the data are intact.
+        assert_eq!(
+            db.count("SELECT MAX(version) FROM schema_migrations"),
+            future
+        );
+        assert_eq!(db.count_rows("workflow_runs"), 1);
+    }
 
-#[test]
-fn reopening_an_existing_database_is_idempotent_and_keeps_earlier_runs() {
-    let db = TestDb::new();
-    db.record(|| run_workflow("first", "ingest", "d", "p", Outcome::Completed));
-    db.record(|| run_workflow("second", "ingest", "d", "p", Outcome::Failed));
-    // Stores migrate too: opening one on an up-to-date file changes nothing.
-    drop(db.store());
+    fn reopening_an_existing_database_is_idempotent_and_keeps_earlier_runs(db) {
+        db.record(|| run_workflow("first", "ingest", "d", "p", Outcome::Completed));
+        db.record(|| run_workflow("second", "ingest", "d", "p", Outcome::Failed));
+        // Stores migrate too: opening one on an up-to-date database changes nothing.
+        drop(db.store());
 
-    let store = db.store();
-    assert_eq!(ids(&store, &RunFilter::default()).len(), 2);
-    let first = store
-        .get_run("first")
-        .expect("get")
-        .expect("first run kept");
-    assert_eq!(first.status, WorkflowStatus::Completed);
-    assert_eq!(store.get_steps("first").expect("steps").len(), 2);
+        let store = db.store();
+        assert_eq!(ids(&store, &RunFilter::default()).len(), 2);
+        let first = store
+            .get_run("first")
+            .expect("get")
+            .expect("first run kept");
+        assert_eq!(first.status, WorkflowStatus::Completed);
+        assert_eq!(store.get_steps("first").expect("steps").len(), 2);
 
-    let conn = sql(&db);
-    assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM schema_migrations"),
-        SCHEMA_VERSION,
-        "each migration recorded exactly once"
-    );
-    assert_eq!(
-        count(&conn, "SELECT MAX(version) FROM schema_migrations"),
-        SCHEMA_VERSION
-    );
+        assert_eq!(
+            db.count_rows("schema_migrations"),
+            SCHEMA_VERSION,
+            "each migration recorded exactly once"
+        );
+        assert_eq!(
+            db.count("SELECT MAX(version) FROM schema_migrations"),
+            SCHEMA_VERSION
+        );
+    }
 }
 
 #[test]
 fn the_database_is_in_wal_mode() {
     let db = TestDb::new();
     let (_layer, guard) = db.builder().build().expect("build");
-    let mode: String = sql(&db)
+    let mode: String = rusqlite::Connection::open(&db.path)
+        .expect("open with rusqlite")
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .expect("journal mode");
     assert_eq!(mode.to_lowercase(), "wal");
@@ -372,7 +343,7 @@ fn many_threads_and_processes_can_create_the_same_new_file_at_once() {
     assert_eq!(processes.count(), PROCESSES, "every child recorded its run");
     assert_eq!(runs.len(), THREADS + PROCESSES);
     assert_eq!(
-        count(&sql(&db), "SELECT COUNT(*) FROM schema_migrations"),
+        db.count_rows("schema_migrations"),
         SCHEMA_VERSION,
         "migrations applied once"
     );
@@ -405,216 +376,197 @@ fn record_fixture(db: &TestDb) -> HistoryStore {
         }
     });
     for &(run_id, .., started_at) in FIXTURE {
-        set_started_at(db, Column::RunId, run_id, started_at);
+        db.set_started_at("run_id", run_id, utc(started_at));
     }
     db.store()
 }
 
-#[test]
-fn list_runs_is_newest_started_first() {
-    let db = TestDb::new();
-    let store = record_fixture(&db);
-    let runs = store.list_runs(&RunFilter::default()).expect("list");
-    let listed: Vec<_> = runs.iter().map(|r| r.run_id.as_str()).collect();
-    assert_eq!(listed, ["b-1", "a-2", "b-2", "a-1", "a-3"]);
-    for run in &runs {
-        let &(.., outcome, started_at) = FIXTURE.iter().find(|f| f.0 == run.run_id).expect("known");
-        assert_eq!(run.started_at, Some(utc(started_at)));
-        let expected = match outcome {
-            Outcome::Completed => WorkflowStatus::Completed,
-            Outcome::Failed => WorkflowStatus::Failed,
-            Outcome::Cancelled => WorkflowStatus::Cancelled,
-        };
-        assert_eq!(run.status, expected, "{}", run.run_id);
-    }
-}
-
-#[test]
-fn every_filter_field_selects_the_right_runs() {
-    let db = TestDb::new();
-    let store = record_fixture(&db);
-    let day = |d: &str| Some(utc(&format!("2024-01-{d}T00:00:00Z")));
-    let cases = [
-        (
-            filter(|f| f.workflow_name = some("ingest")),
-            vec!["a-2", "a-1", "a-3"],
-        ),
-        (filter(|f| f.domain = some("risk")), vec!["b-2", "a-3"]),
-        (
-            filter(|f| f.partition_key = some("W01")),
-            vec!["b-1", "a-1"],
-        ),
-        (
-            filter(|f| f.status = Some(WorkflowStatus::Completed)),
-            vec!["b-2", "a-1", "a-3"],
-        ),
-        (
-            filter(|f| f.status = Some(WorkflowStatus::Failed)),
-            vec!["a-2"],
-        ),
-        (
-            filter(|f| f.status = Some(WorkflowStatus::Cancelled)),
-            vec!["b-1"],
-        ),
-        (filter(|f| f.status = Some(WorkflowStatus::Running)), vec![]),
-        // since and until are inclusive bounds on started_at.
-        (filter(|f| f.since = day("15")), vec!["b-1", "a-2", "b-2"]),
-        (filter(|f| f.until = day("08")), vec!["a-1", "a-3"]),
-        (
-            filter(|f| (f.since, f.until) = (day("08"), day("22"))),
-            vec!["a-2", "b-2", "a-1"],
-        ),
-        (
-            filter(|f| {
-                f.workflow_name = some("ingest");
-                f.domain = some("finance");
-                f.status = Some(WorkflowStatus::Completed);
-            }),
-            vec!["a-1"],
-        ),
-        (filter(|f| f.limit = 2), vec!["b-1", "a-2"]),
-        (filter(|f| (f.limit, f.offset) = (2, 2)), vec!["b-2", "a-1"]),
-        (filter(|f| f.offset = 4), vec!["a-3"]),
-        (filter(|f| f.offset = 5), vec![]),
-        (
-            filter(|f| (f.workflow_name, f.limit, f.offset) = (some("ingest"), 1, 1)),
-            vec!["a-1"],
-        ),
-    ];
-    for (filter, expected) in cases {
-        assert_eq!(ids(&store, &filter), expected, "{filter:?}");
-    }
-}
-
-#[test]
-fn count_runs_ignores_limit_and_offset() {
-    let db = TestDb::new();
-    let store = record_fixture(&db);
-    let paged = filter(|f| (f.limit, f.offset) = (1, 3));
-    assert_eq!(store.count_runs(&paged).expect("count"), 5);
-    let ingest = filter(|f| (f.workflow_name, f.limit, f.offset) = (some("ingest"), 1, 3));
-    assert_eq!(store.count_runs(&ingest).expect("count"), 3);
-    let none = filter(|f| f.domain = some("nowhere"));
-    assert_eq!(store.count_runs(&none).expect("count"), 0);
-}
-
-#[test]
-fn list_runs_pages_one_hundred_by_default() {
-    let db = TestDb::new();
-    db.record(|| run_many("bulk", 120));
-    let store = db.store();
-    assert_eq!(
-        store.list_runs(&RunFilter::default()).expect("list").len(),
-        100
-    );
-    assert_eq!(store.count_runs(&RunFilter::default()).expect("count"), 120);
-}
-
-#[test]
-fn get_run_is_none_for_an_unknown_id() {
-    let db = TestDb::new();
-    let store = record_fixture(&db);
-    assert_eq!(store.get_run("no-such-run").expect("get"), None);
-    assert_eq!(store.get_run("").expect("get"), None);
-    let known = store.get_run("a-2").expect("get").expect("a-2 exists");
-    assert_eq!(known.workflow_name, "ingest");
-    assert_eq!(known.domain.as_deref(), Some("finance"));
-    assert_eq!(known.partition_key.as_deref(), Some("W02"));
-    assert!(store.get_steps("no-such-run").expect("steps").is_empty());
-    assert!(store.get_events("no-such-run").expect("events").is_empty());
-}
-
-/// Twelve steps, so an order by text ("10" < "2") would show.
-#[test]
-fn get_steps_is_by_step_order() {
-    let db = TestDb::new();
-    let names: Vec<String> = (1..=12).map(|i| format!("s{i}")).collect();
-    db.record(|| {
-        let _run = tracing::info_span!("workflow", workflow = "many_steps", run_id = "r").entered();
-        for name in &names {
-            tracing::info_span!("step", step = name.as_str()).in_scope(|| {});
+backends! {
+    fn list_runs_is_newest_started_first(db) {
+        let store = record_fixture(db);
+        let runs = store.list_runs(&RunFilter::default()).expect("list");
+        let listed: Vec<_> = runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(listed, ["b-1", "a-2", "b-2", "a-1", "a-3"]);
+        for run in &runs {
+            let &(.., outcome, started_at) =
+                FIXTURE.iter().find(|f| f.0 == run.run_id).expect("known");
+            assert_eq!(run.started_at, Some(utc(started_at)));
+            let expected = match outcome {
+                Outcome::Completed => WorkflowStatus::Completed,
+                Outcome::Failed => WorkflowStatus::Failed,
+                Outcome::Cancelled => WorkflowStatus::Cancelled,
+            };
+            assert_eq!(run.status, expected, "{}", run.run_id);
         }
-    });
-    let steps = db.steps("r");
-    let orders: Vec<u32> = steps.iter().map(|s| s.step_order).collect();
-    assert_eq!(orders, (1..=12).collect::<Vec<_>>());
-    let stored: Vec<&str> = steps.iter().map(|s| s.step_name.as_str()).collect();
-    assert_eq!(stored, names);
-}
+    }
 
-#[test]
-fn get_events_are_in_the_order_they_happened() {
-    let db = TestDb::new();
-    db.record(|| run_workflow("r", "ingest", "d", "p", Outcome::Completed));
-    let events = db.store().get_events("r").expect("events");
-
-    let keys: Vec<_> = events.iter().map(|e| (e.timestamp, e.event_id)).collect();
-    assert!(keys.is_sorted(), "not in (timestamp, id) order: {keys:?}");
-    // The audit trail and the log interleave as they happened.
-    let trail: Vec<String> = events
-        .iter()
-        .map(|e| match e.kind {
-            EventKind::StatusChanged => format!(
-                "{}:{}",
-                e.step_id
-                    .as_deref()
-                    .map_or("run", |s| s.trim_start_matches("r-")),
-                e.fields["new"].as_str().unwrap_or("?")
+    fn every_filter_field_selects_the_right_runs(db) {
+        let store = record_fixture(db);
+        let day = |d: &str| Some(utc(&format!("2024-01-{d}T00:00:00Z")));
+        let cases = [
+            (
+                filter(|f| f.workflow_name = some("ingest")),
+                vec!["a-2", "a-1", "a-3"],
             ),
-            EventKind::Log => e.message.clone().unwrap_or_default(),
-        })
-        .collect();
-    assert_eq!(
-        trail,
-        [
-            "run:RUNNING",
-            "1:RUNNING",
-            "fetched",
-            "1:COMPLETED",
-            "2:RUNNING",
-            "loaded",
-            "2:COMPLETED",
-            "run:COMPLETED"
-        ]
-    );
-}
-
-#[test]
-fn a_sql_injection_filter_value_matches_nothing_and_changes_nothing() {
-    let db = TestDb::new();
-    let store = record_fixture(&db);
-    let conn = sql(&db);
-    let tables = |conn: &Connection| {
-        [
-            "SELECT COUNT(*) FROM workflow_runs",
-            "SELECT COUNT(*) FROM workflow_step_runs",
-            "SELECT COUNT(*) FROM workflow_events",
-        ]
-        .map(|q| count(conn, q))
-    };
-    let before = tables(&conn);
-    for hostile in [
-        "x' OR 1=1 --",
-        "x\" OR 1=1 --",
-        "'; DROP TABLE workflow_runs; --",
-        "ingest' --",
-    ] {
-        for filter in [
-            filter(|f| f.workflow_name = some(hostile)),
-            filter(|f| f.domain = some(hostile)),
-            filter(|f| f.partition_key = some(hostile)),
-        ] {
-            assert!(ids(&store, &filter).is_empty(), "{filter:?}");
-            assert_eq!(store.count_runs(&filter).expect("count"), 0, "{filter:?}");
-            assert_eq!(
-                store.statistics(&filter).expect("stats").total_runs,
-                0,
-                "{filter:?}"
-            );
+            (filter(|f| f.domain = some("risk")), vec!["b-2", "a-3"]),
+            (
+                filter(|f| f.partition_key = some("W01")),
+                vec!["b-1", "a-1"],
+            ),
+            (
+                filter(|f| f.status = Some(WorkflowStatus::Completed)),
+                vec!["b-2", "a-1", "a-3"],
+            ),
+            (
+                filter(|f| f.status = Some(WorkflowStatus::Failed)),
+                vec!["a-2"],
+            ),
+            (
+                filter(|f| f.status = Some(WorkflowStatus::Cancelled)),
+                vec!["b-1"],
+            ),
+            (filter(|f| f.status = Some(WorkflowStatus::Running)), vec![]),
+            // since and until are inclusive bounds on started_at.
+            (filter(|f| f.since = day("15")), vec!["b-1", "a-2", "b-2"]),
+            (filter(|f| f.until = day("08")), vec!["a-1", "a-3"]),
+            (
+                filter(|f| (f.since, f.until) = (day("08"), day("22"))),
+                vec!["a-2", "b-2", "a-1"],
+            ),
+            (
+                filter(|f| {
+                    f.workflow_name = some("ingest");
+                    f.domain = some("finance");
+                    f.status = Some(WorkflowStatus::Completed);
+                }),
+                vec!["a-1"],
+            ),
+            (filter(|f| f.limit = 2), vec!["b-1", "a-2"]),
+            (filter(|f| (f.limit, f.offset) = (2, 2)), vec!["b-2", "a-1"]),
+            (filter(|f| f.offset = 4), vec!["a-3"]),
+            (filter(|f| f.offset = 5), vec![]),
+            (
+                filter(|f| (f.workflow_name, f.limit, f.offset) = (some("ingest"), 1, 1)),
+                vec!["a-1"],
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(ids(&store, &filter), expected, "{filter:?}");
         }
     }
-    assert_eq!(tables(&conn), before);
-    assert_eq!(store.count_runs(&RunFilter::default()).expect("count"), 5);
+
+    fn count_runs_ignores_limit_and_offset(db) {
+        let store = record_fixture(db);
+        let paged = filter(|f| (f.limit, f.offset) = (1, 3));
+        assert_eq!(store.count_runs(&paged).expect("count"), 5);
+        let ingest = filter(|f| (f.workflow_name, f.limit, f.offset) = (some("ingest"), 1, 3));
+        assert_eq!(store.count_runs(&ingest).expect("count"), 3);
+        let none = filter(|f| f.domain = some("nowhere"));
+        assert_eq!(store.count_runs(&none).expect("count"), 0);
+    }
+
+    fn list_runs_pages_one_hundred_by_default(db) {
+        db.record(|| run_many("bulk", 120));
+        let store = db.store();
+        assert_eq!(
+            store.list_runs(&RunFilter::default()).expect("list").len(),
+            100
+        );
+        assert_eq!(store.count_runs(&RunFilter::default()).expect("count"), 120);
+    }
+
+    fn get_run_is_none_for_an_unknown_id(db) {
+        let store = record_fixture(db);
+        assert_eq!(store.get_run("no-such-run").expect("get"), None);
+        assert_eq!(store.get_run("").expect("get"), None);
+        let known = store.get_run("a-2").expect("get").expect("a-2 exists");
+        assert_eq!(known.workflow_name, "ingest");
+        assert_eq!(known.domain.as_deref(), Some("finance"));
+        assert_eq!(known.partition_key.as_deref(), Some("W02"));
+        assert!(store.get_steps("no-such-run").expect("steps").is_empty());
+        assert!(store.get_events("no-such-run").expect("events").is_empty());
+    }
+
+    /// Twelve steps, so an order by text ("10" < "2") would show.
+    fn get_steps_is_by_step_order(db) {
+        let names: Vec<String> = (1..=12).map(|i| format!("s{i}")).collect();
+        db.record(|| {
+            let _run =
+                tracing::info_span!("workflow", workflow = "many_steps", run_id = "r").entered();
+            for name in &names {
+                tracing::info_span!("step", step = name.as_str()).in_scope(|| {});
+            }
+        });
+        let steps = db.steps("r");
+        let orders: Vec<u32> = steps.iter().map(|s| s.step_order).collect();
+        assert_eq!(orders, (1..=12).collect::<Vec<_>>());
+        let stored: Vec<&str> = steps.iter().map(|s| s.step_name.as_str()).collect();
+        assert_eq!(stored, names);
+    }
+
+    fn get_events_are_in_the_order_they_happened(db) {
+        db.record(|| run_workflow("r", "ingest", "d", "p", Outcome::Completed));
+        let events = db.store().get_events("r").expect("events");
+
+        let keys: Vec<_> = events.iter().map(|e| (e.timestamp, e.event_id)).collect();
+        assert!(keys.is_sorted(), "not in (timestamp, id) order: {keys:?}");
+        // The audit trail and the log interleave as they happened.
+        let trail: Vec<String> = events
+            .iter()
+            .map(|e| match e.kind {
+                EventKind::StatusChanged => format!(
+                    "{}:{}",
+                    e.step_id
+                        .as_deref()
+                        .map_or("run", |s| s.trim_start_matches("r-")),
+                    e.fields["new"].as_str().unwrap_or("?")
+                ),
+                EventKind::Log => e.message.clone().unwrap_or_default(),
+            })
+            .collect();
+        assert_eq!(
+            trail,
+            [
+                "run:RUNNING",
+                "1:RUNNING",
+                "fetched",
+                "1:COMPLETED",
+                "2:RUNNING",
+                "loaded",
+                "2:COMPLETED",
+                "run:COMPLETED"
+            ]
+        );
+    }
+
+    fn a_sql_injection_filter_value_matches_nothing_and_changes_nothing(db) {
+        let store = record_fixture(db);
+        let tables =
+            || ["workflow_runs", "workflow_step_runs", "workflow_events"].map(|t| db.count_rows(t));
+        let before = tables();
+        for hostile in [
+            "x' OR 1=1 --",
+            "x\" OR 1=1 --",
+            "'; DROP TABLE workflow_runs; --",
+            "ingest' --",
+        ] {
+            for filter in [
+                filter(|f| f.workflow_name = some(hostile)),
+                filter(|f| f.domain = some(hostile)),
+                filter(|f| f.partition_key = some(hostile)),
+            ] {
+                assert!(ids(&store, &filter).is_empty(), "{filter:?}");
+                assert_eq!(store.count_runs(&filter).expect("count"), 0, "{filter:?}");
+                assert_eq!(
+                    store.statistics(&filter).expect("stats").total_runs,
+                    0,
+                    "{filter:?}"
+                );
+            }
+        }
+        assert_eq!(tables(), before);
+        assert_eq!(store.count_runs(&RunFilter::default()).expect("count"), 5);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -636,107 +588,102 @@ fn run_with_work(workflow: &str, work: usize, outcome: Outcome) {
     });
 }
 
-#[test]
-fn statistics_count_statuses_and_summarize_stored_durations() {
-    const OPEN: &str = "still-open";
-    let db = TestDb::new();
-    let outcomes = [
-        [Outcome::Completed; 7].as_slice(),
-        &[Outcome::Failed; 2],
-        &[Outcome::Cancelled],
-    ]
-    .concat();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    let store = db.store();
-    let filter = filter(|f| f.workflow_name = some("stats"));
-    let stats = tracing::dispatcher::with_default(&dispatch, || {
-        for (i, outcome) in outcomes.iter().enumerate() {
-            run_with_work("stats", i + 1, *outcome);
-        }
-        run_with_work("other", 1, Outcome::Failed);
-        // One run still open: it counts as running and has no duration.
-        let _open = tracing::info_span!("workflow", workflow = "stats", run_id = OPEN).entered();
-        guard.flush().expect("flush");
-        store.statistics(&filter).expect("statistics")
-    });
-    guard.shutdown().expect("shutdown");
+backends! {
+    fn statistics_count_statuses_and_summarize_stored_durations(db) {
+        const OPEN: &str = "still-open";
+        let outcomes = [
+            [Outcome::Completed; 7].as_slice(),
+            &[Outcome::Failed; 2],
+            &[Outcome::Cancelled],
+        ]
+        .concat();
+        let (dispatch, guard) = db.dispatch(db.builder());
+        let store = db.store();
+        let filter = filter(|f| f.workflow_name = some("stats"));
+        let stats = tracing::dispatcher::with_default(&dispatch, || {
+            for (i, outcome) in outcomes.iter().enumerate() {
+                run_with_work("stats", i + 1, *outcome);
+            }
+            run_with_work("other", 1, Outcome::Failed);
+            // One run still open: it counts as running and has no duration.
+            let _open =
+                tracing::info_span!("workflow", workflow = "stats", run_id = OPEN).entered();
+            guard.flush().expect("flush");
+            store.statistics(&filter).expect("statistics")
+        });
+        guard.shutdown().expect("shutdown");
 
-    assert_eq!(stats.total_runs, 11);
-    let counts = [stats.completed, stats.failed, stats.cancelled];
-    assert_eq!((counts, stats.running), ([7, 2, 1], 1));
-    assert!((stats.success_rate - 0.7).abs() < 1e-12, "{stats:?}");
+        assert_eq!(stats.total_runs, 11);
+        let counts = [stats.completed, stats.failed, stats.cancelled];
+        assert_eq!((counts, stats.running), ([7, 2, 1], 1));
+        assert!((stats.success_rate - 0.7).abs() < 1e-12, "{stats:?}");
 
-    // Expected values from the durations the store reports for each run.
-    // The open run has closed since, so it is left out by its id.
-    let mut durations: Vec<f64> = store
-        .list_runs(&all(filter))
-        .expect("list")
-        .iter()
-        .filter(|run| run.run_id != OPEN)
-        .map(|run| run.duration_seconds().expect("finished run has a duration"))
-        .collect();
-    assert_eq!(durations.len(), 10);
-    durations.sort_by(f64::total_cmp);
-    let mean = durations.iter().sum::<f64>() / durations.len() as f64;
-    assert_close(stats.avg_duration_seconds, Some(mean), "avg");
-    assert_close(
-        stats.p50_duration_seconds,
-        nearest_rank(&durations, 0.50),
-        "p50",
-    );
-    assert_close(
-        stats.p95_duration_seconds,
-        nearest_rank(&durations, 0.95),
-        "p95",
-    );
-    assert_close(stats.max_duration_seconds, durations.last().copied(), "max");
-}
+        // Expected values from the durations the store reports for each run.
+        // The open run has closed since, so it is left out by its id.
+        let mut durations: Vec<f64> = store
+            .list_runs(&all(filter))
+            .expect("list")
+            .iter()
+            .filter(|run| run.run_id != OPEN)
+            .map(|run| run.duration_seconds().expect("finished run has a duration"))
+            .collect();
+        assert_eq!(durations.len(), 10);
+        durations.sort_by(f64::total_cmp);
+        let mean = durations.iter().sum::<f64>() / durations.len() as f64;
+        assert_close(stats.avg_duration_seconds, Some(mean), "avg");
+        assert_close(
+            stats.p50_duration_seconds,
+            nearest_rank(&durations, 0.50),
+            "p50",
+        );
+        assert_close(
+            stats.p95_duration_seconds,
+            nearest_rank(&durations, 0.95),
+            "p95",
+        );
+        assert_close(stats.max_duration_seconds, durations.last().copied(), "max");
+    }
 
-#[test]
-fn statistics_ignore_limit_and_offset() {
-    let db = TestDb::new();
-    let store = record_fixture(&db);
-    let whole = store.statistics(&RunFilter::default()).expect("stats");
-    let paged = filter(|f| (f.limit, f.offset) = (1, 3));
-    let paged = store.statistics(&paged).expect("stats");
-    assert_eq!(paged, whole);
-    assert_eq!(whole.total_runs, 5);
-    // 3 completed of 5 finished.
-    assert!((whole.success_rate - 0.6).abs() < 1e-12, "{whole:?}");
-}
+    fn statistics_ignore_limit_and_offset(db) {
+        let store = record_fixture(db);
+        let whole = store.statistics(&RunFilter::default()).expect("stats");
+        let paged = filter(|f| (f.limit, f.offset) = (1, 3));
+        let paged = store.statistics(&paged).expect("stats");
+        assert_eq!(paged, whole);
+        assert_eq!(whole.total_runs, 5);
+        // 3 completed of 5 finished.
+        assert!((whole.success_rate - 0.6).abs() < 1e-12, "{whole:?}");
+    }
 
-#[test]
-fn statistics_of_no_runs_are_zero_without_durations() {
-    let db = TestDb::new();
-    let store = record_fixture(&db);
-    let never = filter(|f| f.workflow_name = some("never-ran"));
-    let stats = store.statistics(&never).expect("stats");
-    assert_eq!(stats, workflow_history::RunStatistics::default());
-    assert_eq!(stats.success_rate, 0.0);
-}
+    fn statistics_of_no_runs_are_zero_without_durations(db) {
+        let store = record_fixture(db);
+        let never = filter(|f| f.workflow_name = some("never-ran"));
+        let stats = store.statistics(&never).expect("stats");
+        assert_eq!(stats, workflow_history::RunStatistics::default());
+        assert_eq!(stats.success_rate, 0.0);
+    }
 
-/// Only running runs: nothing finished, so the rate is 0, not NaN.
-#[test]
-fn success_rate_is_zero_when_no_run_has_finished() {
-    let db = TestDb::new();
-    let (dispatch, guard) = db.dispatch(db.builder());
-    let stats = tracing::dispatcher::with_default(&dispatch, || {
-        let _open = tracing::info_span!("workflow", workflow = "open").entered();
-        guard.flush().expect("flush");
-        db.store().statistics(&RunFilter::default()).expect("stats")
-    });
-    guard.shutdown().expect("shutdown");
-    assert_eq!((stats.total_runs, stats.running), (1, 1));
-    assert_eq!(stats.success_rate, 0.0);
-    assert_eq!(stats.avg_duration_seconds, None);
-    assert_eq!(stats.p95_duration_seconds, None);
+    /// Only running runs: nothing finished, so the rate is 0, not NaN.
+    fn success_rate_is_zero_when_no_run_has_finished(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        let stats = tracing::dispatcher::with_default(&dispatch, || {
+            let _open = tracing::info_span!("workflow", workflow = "open").entered();
+            guard.flush().expect("flush");
+            db.store().statistics(&RunFilter::default()).expect("stats")
+        });
+        guard.shutdown().expect("shutdown");
+        assert_eq!((stats.total_runs, stats.running), (1, 1));
+        assert_eq!(stats.success_rate, 0.0);
+        assert_eq!(stats.avg_duration_seconds, None);
+        assert_eq!(stats.p95_duration_seconds, None);
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Retention
 // ---------------------------------------------------------------------------
 
-const LONG_AGO: &str = "2020-01-01T00:00:00.000000Z";
+const LONG_AGO: &str = "2020-01-01T00:00:00Z";
 
 /// Records `old` runs of workflow "old" (backdated to 2020) and `recent`
 /// runs of workflow "recent", each with two steps and their events.
@@ -745,7 +692,7 @@ fn record_old_and_recent(db: &TestDb, old: usize, recent: usize) {
         run_many("old", old);
         run_many("recent", recent);
     });
-    set_started_at(db, Column::WorkflowName, "old", LONG_AGO);
+    db.set_started_at("workflow_name", "old", utc(LONG_AGO));
 }
 
 /// Old runs are gone with their steps and events; recent ones are intact.
@@ -754,61 +701,55 @@ fn assert_only_recent_runs_remain(db: &TestDb, recent: usize) {
     let runs = db.runs();
     assert_eq!(runs.len(), recent, "only the recent runs remain");
     assert!(runs.iter().all(|r| r.workflow_name == "recent"));
-    let conn = sql(db);
-    assert_eq!(orphans(&conn), (0, 0), "no orphaned steps or events");
-    assert_eq!(rows_of(&conn, "old-0"), (0, 0));
-    let (steps, events) = rows_of(&conn, "recent-0");
+    assert_eq!(orphans(db), (0, 0), "no orphaned steps or events");
+    assert_eq!(rows_of(db, "old-0"), (0, 0));
+    let (steps, events) = rows_of(db, "recent-0");
     assert_eq!(steps, 2);
     assert!(events > 0);
 }
 
-#[test]
-fn delete_runs_older_than_removes_old_runs_with_steps_and_events() {
-    let db = TestDb::new();
-    record_old_and_recent(&db, 3, 2);
-    let conn = sql(&db);
-    assert_eq!(rows_of(&conn, "old-0").0, 2, "old runs had steps to delete");
-    let store = db.store();
-    assert_eq!(
-        store
-            .delete_runs_older_than(chrono::Duration::days(30))
-            .expect("delete"),
-        3
-    );
-    assert_only_recent_runs_remain(&db, 2);
-    assert_eq!(
-        store
-            .delete_runs_older_than(chrono::Duration::days(30))
-            .expect("again"),
-        0
-    );
-}
+backends! {
+    fn delete_runs_older_than_removes_old_runs_with_steps_and_events(db) {
+        record_old_and_recent(db, 3, 2);
+        assert_eq!(rows_of(db, "old-0").0, 2, "old runs had steps to delete");
+        let store = db.store();
+        assert_eq!(
+            store
+                .delete_runs_older_than(chrono::Duration::days(30))
+                .expect("delete"),
+            3
+        );
+        assert_only_recent_runs_remain(db, 2);
+        assert_eq!(
+            store
+                .delete_runs_older_than(chrono::Duration::days(30))
+                .expect("again"),
+            0
+        );
+    }
 
-/// More than one deletion chunk (1,000 runs) of old runs.
-#[test]
-fn delete_runs_older_than_handles_more_than_one_chunk() {
-    let db = TestDb::new();
-    record_old_and_recent(&db, 2_500, 2);
-    let store = db.store();
-    assert_eq!(
-        store
-            .delete_runs_older_than(chrono::Duration::days(30))
-            .expect("delete"),
-        2_500
-    );
-    assert_only_recent_runs_remain(&db, 2);
-}
+    /// More than one deletion chunk (1,000 runs) of old runs.
+    fn delete_runs_older_than_handles_more_than_one_chunk(db) {
+        record_old_and_recent(db, 2_500, 2);
+        let store = db.store();
+        assert_eq!(
+            store
+                .delete_runs_older_than(chrono::Duration::days(30))
+                .expect("delete"),
+            2_500
+        );
+        assert_only_recent_runs_remain(db, 2);
+    }
 
-#[test]
-fn builder_retention_deletes_old_runs_from_the_writer_at_start() {
-    let db = TestDb::new();
-    record_old_and_recent(&db, 3, 2);
-    let (_layer, guard) = db
-        .builder()
-        .retention(chrono::Duration::days(30))
-        .build()
-        .expect("build");
-    guard.flush().expect("flush");
-    assert_only_recent_runs_remain(&db, 2);
-    guard.shutdown().expect("shutdown");
+    fn builder_retention_deletes_old_runs_from_the_writer_at_start(db) {
+        record_old_and_recent(db, 3, 2);
+        let (_layer, guard) = db
+            .builder()
+            .retention(chrono::Duration::days(30))
+            .build()
+            .expect("build");
+        guard.flush().expect("flush");
+        assert_only_recent_runs_remain(db, 2);
+        guard.shutdown().expect("shutdown");
+    }
 }

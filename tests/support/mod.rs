@@ -9,6 +9,8 @@
 
 #[cfg(feature = "postgres")]
 mod pg;
+/// Plain SQL on either database, for what the store does not show.
+pub mod sql;
 
 use std::path::PathBuf;
 
