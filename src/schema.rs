@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_writers.sql",
         sql: include_str!("../migrations/0002_writers.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_listing_order_indexes.sql",
+        sql: include_str!("../migrations/0003_listing_order_indexes.sql"),
+    },
 ];
 
 /// The same steps for PostgreSQL, with its native types: the versions match.
@@ -39,6 +44,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "postgres/0002_writers.sql",
         sql: include_str!("../migrations/postgres/0002_writers.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "postgres/0003_listing_order_indexes.sql",
+        sql: include_str!("../migrations/postgres/0003_listing_order_indexes.sql"),
     },
 ];
 
@@ -138,6 +148,13 @@ mod tests {
             assert_eq!(m.version, i as i64 + 1, "{}", m.name);
             assert!(m.name.starts_with(&format!("{:04}_", m.version)));
         }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_has_the_same_versions() {
+        let versions = |list: &[Migration]| list.iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(POSTGRES_MIGRATIONS), versions(MIGRATIONS));
     }
 
     #[test]
