@@ -121,3 +121,26 @@ fn postgres_detail(error: &postgres::Error) -> String {
         },
     }
 }
+
+impl Error {
+    /// Whether the database refused the data itself (a constraint, a value
+    /// it cannot store): retrying the same rows can never succeed, unlike a
+    /// lock, a full disk or a dropped connection.
+    pub(crate) fn is_data_error(&self) -> bool {
+        match self {
+            Error::Database(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+                failure.code,
+                rusqlite::ErrorCode::ConstraintViolation
+                    | rusqlite::ErrorCode::TooBig
+                    | rusqlite::ErrorCode::TypeMismatch
+            ),
+            Error::Database(rusqlite::Error::ToSqlConversionFailure(_)) => true,
+            // SQLSTATE classes 22 (data exception) and 23 (integrity constraint).
+            #[cfg(feature = "postgres")]
+            Error::Postgres(e) => e
+                .code()
+                .is_some_and(|code| matches!(&code.code()[..2], "22" | "23")),
+            _ => false,
+        }
+    }
+}

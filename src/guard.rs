@@ -99,8 +99,9 @@ impl HistoryGuard {
     /// counts. This is what dropping the guard does, with the outcome visible.
     ///
     /// # Errors
-    /// [`Error::WriteFailed`] if some records could not be committed before
-    /// the shutdown timeout (their number is in the message),
+    /// [`Error::WriteFailed`] if some records were lost: refused by the
+    /// database, or still failing at the shutdown timeout (their number is
+    /// in the message and in [`Stats::records_lost`]),
     /// [`Error::WriterStopped`] if the writer thread had died.
     pub fn shutdown(mut self) -> Result<Stats, Error> {
         let joined = self.stop();
@@ -110,7 +111,7 @@ impl HistoryGuard {
         }
         if stats.records_lost > 0 {
             return Err(Error::WriteFailed(format!(
-                "{} records could not be committed before shutdown",
+                "{} records could not be committed (refused by the database, or still failing at shutdown)",
                 stats.records_lost
             )));
         }

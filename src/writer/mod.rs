@@ -4,6 +4,7 @@
 
 mod chores;
 mod records;
+mod salvage;
 
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -219,10 +220,19 @@ impl Writer {
     fn commit(&mut self) -> bool {
         self.taken_since_commit = 0;
         let (runs, steps, events) = self.records.pending();
-        match self
+        let written = self
             .db
-            .write_batch(self.chores.writer_id(), runs, steps, events)
-        {
+            .write_batch(self.chores.writer_id(), runs, steps, events);
+        // A batch refused for its data would be refused forever: keep what
+        // can be kept, record by record, and drop the rest.
+        let written = match written {
+            Err(e) if e.is_data_error() => {
+                Counters::add(&self.counters.write_errors, 1);
+                self.salvage().map(|()| 0)
+            }
+            other => other,
+        };
+        match written {
             Ok(rows) => {
                 Counters::add(&self.counters.rows_written, rows);
                 self.records.committed();

@@ -117,6 +117,17 @@ impl Records {
         (runs, steps, &self.events)
     }
 
+    /// Changed runs and steps by key, and new events, for writing one at a time.
+    pub(crate) fn pending_items(&self) -> (Vec<&WorkflowRun>, Vec<&StepRun>, &[NewEvent]) {
+        let (runs, steps, events) = self.pending();
+        (runs.collect(), steps.collect(), events)
+    }
+
+    /// The first `n` pending events were written on their own.
+    pub(crate) fn forget_events(&mut self, n: usize) {
+        self.events.drain(..n.min(self.events.len()));
+    }
+
     /// Everything pending was committed: forget what is finished.
     pub(crate) fn committed(&mut self) {
         for key in self.dirty_runs.drain(..) {
