@@ -76,8 +76,8 @@ pub use error::Error;
 pub use guard::HistoryGuard;
 pub use helpers::{cancel, fail, fail_with_category, quality_passed, records_processed, skip};
 pub use model::{
-    EventFilter, EventKind, JsonMap, RunEvent, RunFilter, RunIdMatch, RunStatistics, StepRun,
-    StepStatus, WorkflowCount, WorkflowRun, WorkflowStatistics, WorkflowStatus,
+    EventFilter, EventKind, JsonMap, RunCursor, RunEvent, RunFilter, RunIdMatch, RunStatistics,
+    StepRun, StepStatus, WorkflowCount, WorkflowRun, WorkflowStatistics, WorkflowStatus,
 };
 pub use schema::SCHEMA_VERSION;
 pub use stats::Stats;

@@ -382,6 +382,44 @@ pub struct RunFilter {
     pub limit: u32,
     /// Skip this many runs of a listing.
     pub offset: u64,
+    /// Only runs listed after this one (newest first): keyset pagination.
+    /// The next page starts after the last run of this one, in constant
+    /// time however deep, where a large `offset` walks every skipped run.
+    pub after: Option<RunCursor>,
+}
+
+/// A position in a listing: the run a page ended with.
+///
+/// ```no_run
+/// use workflow_history::{HistoryStore, RunCursor, RunFilter};
+/// # fn docs() -> Result<(), workflow_history::Error> {
+/// let store = HistoryStore::open_sqlite("history.db")?;
+/// let mut filter = RunFilter { limit: 50, ..RunFilter::default() };
+/// loop {
+///     let page = store.list_runs(&filter)?;
+///     let Some(last) = page.last() else { break };
+///     filter.after = RunCursor::after(last);
+///     // ... use the page ...
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCursor {
+    /// The run's `started_at`.
+    pub started_at: DateTime<Utc>,
+    /// The run's id, which orders runs that started at the same time.
+    pub run_id: String,
+}
+
+impl RunCursor {
+    /// The position right after `run`; `None` for a run never started,
+    /// which no listing returns.
+    pub fn after(run: &WorkflowRun) -> Option<RunCursor> {
+        Some(RunCursor {
+            started_at: run.started_at?,
+            run_id: run.run_id.clone(),
+        })
+    }
 }
 
 impl RunFilter {
@@ -400,6 +438,7 @@ impl Default for RunFilter {
             until: None,
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
+            after: None,
         }
     }
 }

@@ -73,6 +73,14 @@ pub(crate) fn filter_conditions(filter: &RunFilter) -> Conditions {
     if let Some(until) = filter.until {
         c.push("started_at", "<=", Param::from(until));
     }
+    if let Some(cursor) = &filter.after {
+        // Row values compare like the listing's order, and an index ending
+        // in (started_at, run_id) serves them.
+        let started = c.bind(Param::from(cursor.started_at));
+        let run_id = c.bind(Param::text(cursor.run_id.as_str()));
+        c.clauses
+            .push(format!("(started_at, run_id) < ({started}, {run_id})"));
+    }
     c
 }
 
