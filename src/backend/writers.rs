@@ -107,7 +107,7 @@ fn open_rows(db: &mut dyn Exec, sql: &str, key: &str) -> Result<Vec<Open>, Error
 
 /// Closes every run `writer` left open, and their open steps, as FAILED
 /// with category `ABANDONED`, each with its status-change event. Returns
-/// how many runs were closed. Run it in a transaction.
+/// how many runs this call closed. Run it in a transaction.
 ///
 /// They end at the writer's last sign of life (its stop, or last
 /// heartbeat), but never before they started.
@@ -129,6 +129,7 @@ pub(crate) fn abandon_runs_of(
          WHERE writer_id = ?1 AND status IN ('PENDING', 'RUNNING')",
         &writer.writer_id,
     )?;
+    let mut closed = 0;
     for run in &runs {
         let steps = open_rows(
             db,
@@ -137,7 +138,11 @@ pub(crate) fn abandon_runs_of(
             &run.run_id,
         )?;
         for step in &steps {
-            close(db, "workflow_step_runs", "step_id", step, last_seen, &why)?;
+            // Another process may be recovering the same writer: only the
+            // one whose update closed the step writes its audit entry.
+            if close(db, "workflow_step_runs", "step_id", step, last_seen, &why)? == 0 {
+                continue;
+            }
             insert_event(
                 db,
                 &NewEvent::status_change(
@@ -149,7 +154,10 @@ pub(crate) fn abandon_runs_of(
                 ),
             )?;
         }
-        close(db, "workflow_runs", "run_id", run, last_seen, &why)?;
+        if close(db, "workflow_runs", "run_id", run, last_seen, &why)? == 0 {
+            continue;
+        }
+        closed += 1;
         insert_event(
             db,
             &NewEvent::status_change(
@@ -161,7 +169,7 @@ pub(crate) fn abandon_runs_of(
             ),
         )?;
     }
-    Ok(runs.len() as u64)
+    Ok(closed)
 }
 
 fn close(
@@ -171,7 +179,7 @@ fn close(
     open: &Open,
     last_seen: DateTime<Utc>,
     why: &str,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     let completed = open.started_at.map_or(last_seen, |s| s.max(last_seen));
     let duration_ms = open
         .started_at
@@ -190,6 +198,5 @@ fn close(
             Param::from(completed),
             Param::Float(duration_ms),
         ],
-    )?;
-    Ok(())
+    )
 }
