@@ -14,7 +14,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::{LookupSpan, Scope, SpanRef};
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::Backpressure;
 use crate::convention::{LaterField, RUN_SPAN, STEP_SPAN};
@@ -114,7 +114,13 @@ impl HistoryLayer {
     /// stopped (sends then fail at once, they never block).
     fn send(&self, msg: Msg) -> bool {
         let queued = match self.sending.policy {
-            Backpressure::Block => self.sending.queue.send(msg).is_ok(),
+            // The non-blocking attempt first: it skips the waiting machinery
+            // of a blocking send, which the common case never needs.
+            Backpressure::Block => match self.sending.queue.try_send(msg) {
+                Ok(()) => true,
+                Err(TrySendError::Full(msg)) => self.sending.queue.send(msg).is_ok(),
+                Err(TrySendError::Disconnected(_)) => false,
+            },
             Backpressure::DropNewest => match self.sending.queue.try_send(msg) {
                 Ok(()) => true,
                 Err(TrySendError::Full(msg @ (Msg::Closed { .. } | Msg::Panicked { .. }))) => {
@@ -137,14 +143,35 @@ impl HistoryLayer {
     }
 }
 
-/// The key and run of the nearest tracked span in `scope`, if any.
-fn nearest_tracked<'a, S>(scope: Scope<'a, S>) -> Option<(SpanKey, SpanKey)>
+/// The first of `span` and its ancestors that `pick` accepts.
+///
+/// Walks with `parent()`, one registry lookup per span: `SpanRef::scope`
+/// would look the starting span up a second time.
+fn nearest<'a, S, T>(
+    mut span: Option<SpanRef<'a, S>>,
+    pick: impl Fn(&SpanRef<'a, S>) -> Option<T>,
+) -> Option<T>
 where
     S: for<'l> LookupSpan<'l>,
 {
-    scope
-        .filter(|span| is_tracked_name(span.name()))
-        .find_map(|span| span.extensions().get::<Tracked>().map(|t| (t.key, t.run)))
+    while let Some(current) = span {
+        if let Some(found) = pick(&current) {
+            return Some(found);
+        }
+        span = current.parent();
+    }
+    None
+}
+
+/// The key and run of `span` if it is tracked.
+fn tracked<S>(span: &SpanRef<'_, S>) -> Option<(SpanKey, SpanKey)>
+where
+    S: for<'l> LookupSpan<'l>,
+{
+    if !is_tracked_name(span.name()) {
+        return None;
+    }
+    span.extensions().get::<Tracked>().map(|t| (t.key, t.run))
 }
 
 /// The key of `span` if it is tracked and the writer knows of it: it has
@@ -175,7 +202,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let enclosing = span
             .parent()
-            .and_then(|parent| nearest_tracked(parent.scope()));
+            .and_then(|parent| nearest(Some(parent), tracked));
         let key = SpanKey::next();
         let (lineage, run) = match (is_run, enclosing) {
             (true, enclosing) => (
@@ -324,10 +351,7 @@ where
         {
             return;
         }
-        let Some(scope) = ctx.event_scope(event) else {
-            return;
-        };
-        let Some(span) = scope.into_iter().find_map(|span| entered_key(&span)) else {
+        let Some(span) = nearest(ctx.event_span(event), entered_key) else {
             return;
         };
         let mut fields = Fields::new();
