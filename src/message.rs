@@ -26,6 +26,7 @@ impl SpanKey {
     ///
     /// Each thread takes keys from a block of its own, so creating spans on
     /// many threads does not contend on one shared counter.
+    #[inline]
     pub(crate) fn next() -> SpanKey {
         const BLOCK: u64 = 1 << 16;
         static NEXT_BLOCK: AtomicU64 = AtomicU64::new(0);

@@ -96,6 +96,7 @@ struct Pending {
     recorded: Vec<(&'static str, Value)>,
 }
 
+#[inline]
 fn is_tracked_name(name: &str) -> bool {
     name == RUN_SPAN || name == STEP_SPAN
 }
@@ -112,6 +113,9 @@ impl HistoryLayer {
     /// Queues `msg` for the writer; returns whether it was queued. Losses
     /// are counted: a full queue under `DropNewest`, or a writer that has
     /// stopped (sends then fail at once, they never block).
+    // Inlined into the `Layer` methods, which are generic and so compiled in
+    // the application's crate: without it every send is a cross-crate call.
+    #[inline]
     fn send(&self, msg: Msg) -> bool {
         let queued = match self.sending.policy {
             // The non-blocking attempt first: it skips the waiting machinery
