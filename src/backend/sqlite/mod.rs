@@ -48,12 +48,35 @@ pub(crate) fn open(path: &Path, mode: OpenMode) -> Result<Connection, Error> {
         path: path.to_owned(),
         source,
     })?;
-    ensure_is_database(&conn, path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    schema::migrate(&mut conn)?;
+    ensure_is_database(&conn, path)?;
+    // Switching a new file to WAL takes an exclusive lock, which SQLite
+    // refuses at once, without waiting, while another process is creating
+    // the same file; so does a migration that races another one's.
+    when_not_busy(|| {
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    })?;
+    when_not_busy(|| schema::migrate(&mut conn))?;
     Ok(conn)
+}
+
+/// Runs `step` again while the database answers that it is busy, up to the
+/// busy timeout.
+fn when_not_busy<T>(mut step: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(Error::Database(e))
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
 }
 
 fn open_read_only(path: &Path) -> Result<Connection, Error> {
