@@ -295,12 +295,14 @@ impl HistoryLayerBuilder {
         let (sender, main) = crossbeam_channel::bounded(self.queue_capacity);
         let (overflow_sender, overflow) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
+        let anchor = TimeAnchor::new();
+        let clock = anchor.source();
         let handle = writer::spawn(
             db,
             registration,
             Queues { main, overflow },
             Arc::clone(&counters),
-            TimeAnchor::new(),
+            anchor,
             self.writer,
         )
         .map_err(Error::Spawn)?;
@@ -312,7 +314,7 @@ impl HistoryLayerBuilder {
             overflow: overflow_sender,
             policy: self.backpressure,
         };
-        let layer = HistoryLayer::new(sending, Arc::clone(&counters), self.capture);
+        let layer = HistoryLayer::new(sending, Arc::clone(&counters), self.capture, clock);
         Ok((layer, HistoryGuard::new(sender, handle, counters)))
     }
 }

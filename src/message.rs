@@ -3,12 +3,12 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use smallvec::SmallVec;
 use tracing::Metadata;
 
+use crate::time::Stamp;
 use crate::value::Value;
 
 /// Field values in the order the span or event gave them; the first few
@@ -63,8 +63,8 @@ pub(crate) struct Opened {
     pub(crate) key: SpanKey,
     pub(crate) lineage: Lineage,
     pub(crate) metadata: &'static Metadata<'static>,
-    pub(crate) created_at: Instant,
-    pub(crate) started_at: Instant,
+    pub(crate) created_at: Stamp,
+    pub(crate) started_at: Stamp,
     /// Fields given at creation.
     pub(crate) fields: Fields,
 }
@@ -75,7 +75,7 @@ pub(crate) struct Event {
     /// The innermost tracked span around the event.
     pub(crate) span: SpanKey,
     pub(crate) metadata: &'static Metadata<'static>,
-    pub(crate) at: Instant,
+    pub(crate) at: Stamp,
     pub(crate) fields: Fields,
     /// Store it in the run's log (it is at or above the capture level).
     pub(crate) keep_in_log: bool,
@@ -100,7 +100,7 @@ pub(crate) enum Msg {
     },
     Closed {
         span: SpanKey,
-        at: Instant,
+        at: Stamp,
     },
     /// Commit everything received so far, then answer.
     Flush(Sender<Result<(), String>>),

@@ -8,7 +8,6 @@ mod panic;
 mod visit;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_channel::{Sender, TrySendError};
 use tracing::span::{Attributes, Id, Record};
@@ -20,6 +19,7 @@ use crate::Backpressure;
 use crate::convention::{LaterField, RUN_SPAN, STEP_SPAN};
 use crate::message::{self, Fields, Lineage, Msg, Opened, SpanKey};
 use crate::stats::Counters;
+use crate::time::{ClockSource, Stamp};
 use crate::value::Value;
 use visit::FieldCollector;
 
@@ -52,6 +52,7 @@ pub struct HistoryLayer {
     sending: Sending,
     counters: Arc<Counters>,
     config: CaptureConfig,
+    clock: ClockSource,
 }
 
 /// The layer's ends of the writer's queues, and what to do when full.
@@ -89,7 +90,7 @@ struct Tracked {
 struct Pending {
     lineage: Lineage,
     /// Runs only: steps have no creation time of their own.
-    created_at: Option<Instant>,
+    created_at: Option<Stamp>,
     fields: Fields,
     /// Recorded with `Span::record` before the first enter: rare, so kept
     /// out of line rather than making every span's state larger.
@@ -102,11 +103,17 @@ fn is_tracked_name(name: &str) -> bool {
 }
 
 impl HistoryLayer {
-    pub(crate) fn new(sending: Sending, counters: Arc<Counters>, config: CaptureConfig) -> Self {
+    pub(crate) fn new(
+        sending: Sending,
+        counters: Arc<Counters>,
+        config: CaptureConfig,
+        clock: ClockSource,
+    ) -> Self {
         HistoryLayer {
             sending,
             counters,
             config,
+            clock,
         }
     }
 
@@ -232,7 +239,7 @@ where
             run,
             pending: Some(Pending {
                 lineage,
-                created_at: is_run.then(Instant::now),
+                created_at: is_run.then(|| self.clock.now()),
                 fields,
                 recorded: Vec::new(),
             }),
@@ -285,7 +292,7 @@ where
                 .and_then(|tracked| Some((tracked.key, tracked.pending.take()?)))
         };
         if let Some((key, pending)) = first_enter {
-            let started_at = Instant::now();
+            let started_at = self.clock.now();
             let opened = self.send(Msg::Opened(Opened {
                 key,
                 lineage: pending.lineage,
@@ -336,7 +343,7 @@ where
         }
         self.send(Msg::Closed {
             span: key,
-            at: Instant::now(),
+            at: self.clock.now(),
         });
     }
 
@@ -363,7 +370,7 @@ where
         self.send(Msg::Event(message::Event {
             span,
             metadata,
-            at: Instant::now(),
+            at: self.clock.now(),
             fields,
             keep_in_log,
             fails,

@@ -133,6 +133,7 @@ impl Writer {
         match self.queues.main.recv_timeout(self.wait_budget()) {
             Ok(msg) => {
                 Counters::add(&self.counters.received, 1);
+                self.records.calibrate();
                 self.take(msg);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -142,6 +143,7 @@ impl Writer {
 
     /// Takes queued messages, without waiting, until the batch is full.
     fn drain(&mut self) {
+        self.records.calibrate();
         let mut taken = 0u64;
         while self.taken_since_commit < self.config.batch_size {
             match self.queues.main.try_recv() {

@@ -4,7 +4,6 @@
 mod later;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -13,7 +12,7 @@ use crate::backend::batch::NewEvent;
 use crate::convention::CreationField;
 use crate::message::{Lineage, Msg, Opened, SpanKey};
 use crate::model::{StepRun, StepStatus, WorkflowRun, WorkflowStatus};
-use crate::time::TimeAnchor;
+use crate::time::{Stamp, TimeAnchor};
 use later::Origin;
 
 struct OpenRun {
@@ -74,8 +73,13 @@ impl Records {
         }
     }
 
-    fn time(&self, at: Instant) -> DateTime<Utc> {
+    fn time(&self, at: Stamp) -> DateTime<Utc> {
         self.anchor.to_utc(at)
+    }
+
+    /// Re-measures the clock's rate before applying what arrived since.
+    pub(crate) fn calibrate(&mut self) {
+        self.anchor.calibrate();
     }
 
     /// Whether anything awaits a commit.
