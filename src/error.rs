@@ -101,9 +101,6 @@ pub enum Error {
     /// The writer has stopped: the guard was shut down or the thread died.
     #[error("the history writer has stopped")]
     WriterStopped,
-    /// The writer could not commit what was asked for in time.
-    #[error("the history writer did not finish within {0:?}")]
-    Timeout(std::time::Duration),
     /// The writer could not commit; the records are kept and retried.
     #[error("the history writer could not commit: {0}")]
     WriteFailed(String),
