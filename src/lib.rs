@@ -51,34 +51,28 @@
 #[cfg(feature = "server")]
 pub mod api;
 mod backend;
-mod builder;
 mod capture;
-mod convention;
 mod error;
-mod exit;
-mod guard;
-mod helpers;
 mod message;
 mod model;
-mod query;
-mod recovery;
-mod schema;
-mod stats;
+mod setup;
 mod store;
-mod time;
-mod value;
+#[cfg(feature = "server")]
+pub mod surface;
 mod writer;
 
 pub use backend::DatabaseTarget;
-pub use builder::{Backpressure, DATABASE_URL_VAR, HistoryLayerBuilder};
+pub use backend::migrations::SCHEMA_VERSION;
 pub use capture::HistoryLayer;
+pub use capture::helpers::{
+    cancel, fail, fail_with_category, quality_passed, records_processed, skip,
+};
 pub use error::Error;
-pub use guard::HistoryGuard;
-pub use helpers::{cancel, fail, fail_with_category, quality_passed, records_processed, skip};
 pub use model::{
     EventFilter, EventKind, JsonMap, RunCursor, RunEvent, RunFilter, RunIdMatch, RunStatistics,
     StepRun, StepStatus, WorkflowCount, WorkflowRun, WorkflowStatistics, WorkflowStatus,
 };
-pub use schema::SCHEMA_VERSION;
-pub use stats::Stats;
+pub use setup::builder::{Backpressure, DATABASE_URL_VAR, HistoryLayerBuilder};
+pub use setup::guard::HistoryGuard;
+pub use setup::stats::Stats;
 pub use store::HistoryStore;

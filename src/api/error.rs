@@ -1,46 +1,12 @@
-//! Why a query failed: [`QueryError`] for both surfaces, and [`ApiError`],
-//! its HTTP answer (status and JSON body).
+//! [`ApiError`]: the HTTP answer (status and JSON body) to a failed request.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::body::ErrorBody;
-use super::params::{ParamError, shorten};
-
-/// Why a lookup could not answer. The command line prints it as one line;
-/// the HTTP API turns it into a status and an [`ErrorBody`].
-///
-/// ```
-/// use workflow_history::api::QueryError;
-/// let err = QueryError::RunNotFound("0193abcd".into());
-/// assert_eq!(err.to_string(), "no run with id \"0193abcd\"");
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum QueryError {
-    /// A parameter's value could not be used (HTTP 400).
-    #[error(transparent)]
-    BadParam(#[from] ParamError),
-    /// No run has this id or starts with it (HTTP 404).
-    #[error("no run with id {:?}", shorten(.0))]
-    RunNotFound(String),
-    /// Several runs start with this id (HTTP 400).
-    #[error(
-        "run id {:?} is ambiguous: it starts more than one run ({}); give more characters",
-        shorten(.prefix),
-        .candidates.join(", ")
-    )]
-    AmbiguousRunId {
-        /// The id as given.
-        prefix: String,
-        /// A few of the runs it starts.
-        candidates: Vec<String>,
-    },
-    /// The database failed (HTTP 500).
-    #[error(transparent)]
-    Store(#[from] crate::Error),
-}
+use crate::surface::QueryError;
+use crate::surface::body::ErrorBody;
+use crate::surface::params::ParamError;
 
 /// An HTTP error answer: a status and `{"error": ..., "detail": ...}`.
 ///

@@ -1,6 +1,6 @@
-//! The route handlers. Each parses its parameters with [`super::params`],
+//! The route handlers. Each parses its parameters with [`crate::surface::params`],
 //! does its database work on the blocking pool (SQLite calls block), and
-//! answers with a [`super::body`] type or an [`ApiError`].
+//! answers with a [`crate::surface::body`] type or an [`ApiError`].
 
 use std::sync::Arc;
 
@@ -8,13 +8,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
+use super::ApiError;
 use super::auth::check_admin;
-use super::body::{
+use super::extract::{Path, Query};
+use crate::surface::QueryError;
+use crate::surface::body::{
     ErrorBody, EventList, Health, PruneReport, RunDetail, RunPage, StatisticsReport,
 };
-use super::extract::{Path, Query};
-use super::params::{EventQuery, Limits, RetentionQuery, RunQuery, StatisticsQuery};
-use super::{ApiError, QueryError};
+use crate::surface::params::{EventQuery, Limits, RetentionQuery, RunQuery, StatisticsQuery};
 use crate::{HistoryStore, RunFilter, SCHEMA_VERSION};
 
 /// What every handler shares.

@@ -30,18 +30,17 @@
 //! ```
 
 mod auth;
-pub mod body;
 mod error;
 mod extract;
 mod handlers;
 mod openapi;
-pub mod params;
 
 use std::sync::Arc;
 
 use axum::Router;
 
-pub use error::{ApiError, QueryError};
+pub use crate::surface::{QueryError, body, params};
+pub use error::ApiError;
 
 use crate::HistoryStore;
 

@@ -26,13 +26,13 @@ pub(crate) trait Row {
 /// A connection or transaction that runs shared SQL.
 pub(crate) trait Exec {
     /// Runs a statement; returns the rows it changed.
-    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, Error>;
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error>;
 
     /// Runs a query, handing each row to `each`.
     fn for_each_row(
         &mut self,
         sql: &str,
-        params: &[Param],
+        params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
     ) -> Result<(), Error>;
 }
@@ -41,7 +41,7 @@ pub(crate) trait Exec {
 pub(crate) fn query<T>(
     db: &mut dyn Exec,
     sql: &str,
-    params: &[Param],
+    params: &[Param<'_>],
     map: impl Fn(&dyn Row) -> Result<T, Error>,
 ) -> Result<Vec<T>, Error> {
     let mut out = Vec::new();
@@ -56,7 +56,7 @@ pub(crate) fn query<T>(
 pub(crate) fn query_opt<T>(
     db: &mut dyn Exec,
     sql: &str,
-    params: &[Param],
+    params: &[Param<'_>],
     map: impl Fn(&dyn Row) -> Result<T, Error>,
 ) -> Result<Option<T>, Error> {
     Ok(query(db, sql, params, map)?.into_iter().next())

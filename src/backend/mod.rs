@@ -5,21 +5,24 @@
 //! [`Exec`]; what differs between the two lives in their own modules:
 //! opening and migrating, binding values, and the writer's batch.
 
-pub(crate) mod batch;
 pub(crate) mod exec;
+pub(crate) mod migrations;
 pub(crate) mod param;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+pub(crate) mod recovery;
 pub(crate) mod retention;
-pub(crate) mod rows;
 pub(crate) mod sqlite;
+pub(crate) mod table;
+pub(crate) mod tables;
 mod target;
+pub(crate) mod timestamp;
 pub(crate) mod writers;
 
 use crate::Error;
 use crate::model::{StepRun, WorkflowRun};
-use batch::NewEvent;
 use exec::Exec;
+use tables::NewEvent;
 
 pub use target::DatabaseTarget;
 

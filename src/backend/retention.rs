@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::exec::{Exec, query, required, slots};
 use super::param::Param;
+use super::tables::{EVENTS, RUNS, STEPS};
 use crate::Error;
 
 /// Deletes up to `chunk` of the runs started before `cutoff`, with their
@@ -28,7 +29,7 @@ pub(crate) fn delete_runs_started_before(
     let ids: Vec<Param> = doomed.iter().map(|id| Param::text(id.as_str())).collect();
     let list = slots(ids.len());
     // Children first, so no step or event is ever left without its run.
-    for table in ["workflow_events", "workflow_step_runs", "workflow_runs"] {
+    for table in [EVENTS.name, STEPS.name, RUNS.name] {
         db.execute(
             &format!("DELETE FROM {table} WHERE run_id IN ({list})"),
             &ids,

@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::batch::{NewEvent, insert_event};
 use super::exec::{Exec, query, required};
 use super::param::Param;
+use super::tables::{NewEvent, insert_event};
+use super::timestamp::format_timestamp;
 use crate::Error;
 use crate::model::{StepStatus, WorkflowStatus};
-use crate::time::format_timestamp;
 
 /// The error category of runs and steps closed because their writer is gone.
 pub(crate) const ABANDONED: &str = "ABANDONED";

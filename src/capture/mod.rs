@@ -4,6 +4,8 @@
 //! Nothing here touches the database, builds JSON or formats timestamps; per
 //! span state lives in the span's extensions, not in a shared map.
 
+pub(crate) mod clock;
+pub(crate) mod helpers;
 mod panic;
 mod visit;
 
@@ -16,11 +18,11 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::Backpressure;
-use crate::convention::{LaterField, RUN_SPAN, STEP_SPAN};
+use crate::message::convention::{LaterField, RUN_SPAN, STEP_SPAN};
+use crate::message::value::Value;
 use crate::message::{self, Fields, Lineage, Msg, Opened, SpanKey};
-use crate::stats::Counters;
-use crate::time::{ClockSource, Stamp};
-use crate::value::Value;
+use crate::setup::stats::Counters;
+use clock::{ClockSource, Stamp};
 use visit::FieldCollector;
 
 pub(crate) use panic::install_hook as install_panic_hook;

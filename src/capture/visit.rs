@@ -6,7 +6,7 @@ use std::fmt::{self, Write};
 use tracing::field::{Field, Visit};
 
 use crate::message::Fields;
-use crate::value::{BoundedText, Value};
+use crate::message::value::{BoundedText, Value};
 
 /// A visitor that appends every field to `fields`, cutting text values at
 /// `max_bytes`.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use workflow_history::api::body::{
+use workflow_history::surface::body::{
     self, EventList, PruneReport, RunDetail, RunPage, StatisticsReport,
 };
 use workflow_history::{

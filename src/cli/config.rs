@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 use workflow_history::DatabaseTarget;
-use workflow_history::api::params::{
+use workflow_history::surface::params::{
     EventQuery, Limits, Param, ParamError, RunQuery, StatisticsQuery, parse_age,
 };
 use workflow_history::{EventFilter, RunFilter};

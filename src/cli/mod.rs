@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use workflow_history::api::QueryError;
+use workflow_history::surface::QueryError;
 use workflow_history::{Error, HistoryStore};
 
 use args::Args;

@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 
 use super::HistoryStore;
+use super::filter::{event_conditions, filter_conditions};
 use crate::Error;
 use crate::backend::exec::{query, query_opt, required};
 use crate::backend::param::Param;
-use crate::backend::rows::{SELECT_EVENTS, event_from_row};
+use crate::backend::tables::{EVENTS, event_from_row};
 use crate::model::{
     EventFilter, RunEvent, RunFilter, RunIdMatch, WorkflowCount, WorkflowStatistics,
 };
-use crate::query::{event_conditions, filter_conditions};
 
 /// How many candidates [`HistoryStore::resolve_run_id`] reports for an
 /// ambiguous prefix.
@@ -132,7 +132,8 @@ impl HistoryStore {
     ) -> Result<Vec<RunEvent>, Error> {
         let conditions = event_conditions(run_id, filter);
         let sql = format!(
-            "{SELECT_EVENTS}{} ORDER BY timestamp, event_id",
+            "{}{} ORDER BY timestamp, event_id",
+            EVENTS.select(),
             conditions.sql()
         );
         query(self.db().exec(), &sql, &conditions.params, event_from_row)

@@ -1,5 +1,6 @@
 //! Reading history back: runs, steps, events, statistics, and retention.
 
+mod filter;
 mod lookups;
 
 use std::path::Path;
@@ -10,14 +11,10 @@ use chrono::{DateTime, Utc};
 use crate::Error;
 use crate::backend::exec::{query, query_opt, required};
 use crate::backend::param::Param;
-use crate::backend::retention;
-use crate::backend::rows::{
-    SELECT_EVENTS, SELECT_RUNS, SELECT_STEPS, event_from_row, run_from_row, step_from_row,
-};
-use crate::backend::{Database, DatabaseTarget, OpenMode};
+use crate::backend::tables::{EVENTS, RUNS, STEPS, event_from_row, run_from_row, step_from_row};
+use crate::backend::{Database, DatabaseTarget, OpenMode, recovery, retention};
 use crate::model::{RunEvent, RunFilter, RunStatistics, StepRun, WorkflowRun};
-use crate::query::{FINISHED, filter_conditions};
-use crate::recovery;
+use filter::{FINISHED, filter_conditions};
 
 /// Runs deleted per transaction by [`HistoryStore::delete_runs_older_than`].
 const DELETE_CHUNK: u32 = 1000;
@@ -152,7 +149,7 @@ impl HistoryStore {
 
     /// The run with this id, if recorded.
     pub fn get_run(&self, run_id: &str) -> Result<Option<WorkflowRun>, Error> {
-        let sql = format!("{SELECT_RUNS} WHERE run_id = ?1");
+        let sql = format!("{} WHERE run_id = ?1", RUNS.select());
         query_opt(self.db().exec(), &sql, &[Param::text(run_id)], run_from_row)
     }
 
@@ -163,7 +160,8 @@ impl HistoryStore {
         let limit = conditions.extra(Param::count(u64::from(filter.limit)));
         let offset = conditions.extra(Param::count(filter.offset));
         let sql = format!(
-            "{SELECT_RUNS}{} ORDER BY started_at DESC, run_id DESC LIMIT {limit} OFFSET {offset}",
+            "{}{} ORDER BY started_at DESC, run_id DESC LIMIT {limit} OFFSET {offset}",
+            RUNS.select(),
             conditions.sql()
         );
         query(self.db().exec(), &sql, &conditions.params, run_from_row)
@@ -181,7 +179,7 @@ impl HistoryStore {
 
     /// The run's steps, by `step_order`.
     pub fn get_steps(&self, run_id: &str) -> Result<Vec<StepRun>, Error> {
-        let sql = format!("{SELECT_STEPS} WHERE run_id = ?1 ORDER BY step_order");
+        let sql = format!("{} WHERE run_id = ?1 ORDER BY step_order", STEPS.select());
         query(
             self.db().exec(),
             &sql,
@@ -192,7 +190,10 @@ impl HistoryStore {
 
     /// The run's log and status changes, in the order they happened.
     pub fn get_events(&self, run_id: &str) -> Result<Vec<RunEvent>, Error> {
-        let sql = format!("{SELECT_EVENTS} WHERE run_id = ?1 ORDER BY timestamp, event_id");
+        let sql = format!(
+            "{} WHERE run_id = ?1 ORDER BY timestamp, event_id",
+            EVENTS.select()
+        );
         query(
             self.db().exec(),
             &sql,

@@ -8,7 +8,7 @@ use chrono::Utc;
 use crate::backend::Database;
 use crate::backend::retention::delete_runs_started_before;
 use crate::backend::writers::{WriterCounts, WriterRow, abandon_runs_of, heartbeat};
-use crate::stats::Counters;
+use crate::setup::stats::Counters;
 
 /// Runs deleted per retention transaction.
 const RETENTION_CHUNK: u32 = 1000;

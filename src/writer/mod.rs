@@ -15,9 +15,9 @@ use tracing::subscriber::NoSubscriber;
 
 use crate::backend::Database;
 use crate::backend::writers::WriterRow;
+use crate::capture::clock::TimeAnchor;
 use crate::message::Msg;
-use crate::stats::Counters;
-use crate::time::TimeAnchor;
+use crate::setup::stats::Counters;
 use chores::Chores;
 use records::Records;
 

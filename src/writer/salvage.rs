@@ -7,9 +7,9 @@ use std::collections::HashSet;
 
 use super::Writer;
 use crate::Error;
-use crate::backend::batch::NewEvent;
+use crate::backend::tables::NewEvent;
 use crate::model::{StepRun, WorkflowRun};
-use crate::stats::Counters;
+use crate::setup::stats::Counters;
 
 /// How one record fared on its own.
 enum Outcome {

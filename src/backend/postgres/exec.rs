@@ -44,7 +44,7 @@ fn json_without_nul(value: &serde_json::Value) -> serde_json::Value {
     }
 }
 
-impl ToSql for Param {
+impl ToSql for Param<'_> {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
         match self {
             Param::Text(v) => v.as_deref().map(without_nul).to_sql_checked(ty, out),
@@ -53,7 +53,8 @@ impl ToSql for Param {
             Param::Bool(v) => v.to_sql_checked(ty, out),
             Param::Time(v) => v.to_sql_checked(ty, out),
             Param::Json(map) => {
-                json_without_nul(&serde_json::Value::Object(map.clone())).to_sql_checked(ty, out)
+                json_without_nul(&serde_json::Value::Object(map.clone().into_owned()))
+                    .to_sql_checked(ty, out)
             }
         }
     }
@@ -84,18 +85,18 @@ pub(crate) fn dollar_placeholders(sql: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn as_sql(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+fn as_sql<'a>(params: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
-fn execute(client: &mut impl GenericClient, sql: &str, params: &[Param]) -> Result<u64, Error> {
+fn execute(client: &mut impl GenericClient, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
     Ok(client.execute(dollar_placeholders(sql).as_ref(), &as_sql(params))?)
 }
 
 fn for_each_row(
     client: &mut impl GenericClient,
     sql: &str,
-    params: &[Param],
+    params: &[Param<'_>],
     each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
 ) -> Result<(), Error> {
     for row in client.query(dollar_placeholders(sql).as_ref(), &as_sql(params))? {
@@ -109,7 +110,7 @@ fn for_each_row(
 macro_rules! exec_via {
     ($ty:ty, $this:ident => $client:expr) => {
         impl Exec for $ty {
-            fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, Error> {
+            fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
                 let $this = self;
                 execute($client, sql, params)
             }
@@ -117,7 +118,7 @@ macro_rules! exec_via {
             fn for_each_row(
                 &mut self,
                 sql: &str,
-                params: &[Param],
+                params: &[Param<'_>],
                 each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
             ) -> Result<(), Error> {
                 let $this = self;

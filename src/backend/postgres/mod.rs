@@ -16,7 +16,7 @@ use super::OpenMode;
 use super::exec::Exec;
 use super::target::redact;
 use crate::Error;
-use crate::schema::{self, POSTGRES_MIGRATIONS, SCHEMA_VERSION};
+use crate::backend::migrations::{self as schema, POSTGRES_MIGRATIONS, SCHEMA_VERSION};
 
 /// How long connecting may take before it fails, when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

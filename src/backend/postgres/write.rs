@@ -10,84 +10,40 @@ use postgres::types::ToSql;
 use super::Connection;
 use super::exec::dollar_placeholders;
 use crate::Error;
-use crate::backend::batch::{
-    EVENT_INSERT_COLUMNS, NewEvent, RUN_CONFLICT, RUN_INSERT_COLUMNS, STEP_CONFLICT,
-    STEP_INSERT_COLUMNS, event_row, run_row, step_row,
-};
 use crate::backend::param::Param;
+use crate::backend::table::Table;
+use crate::backend::tables::{EVENTS, NewEvent, RUNS, STEPS};
 use crate::model::{StepRun, WorkflowRun};
 
-/// Column types, in the order of the insert column lists.
-const RUN_TYPES: [&str; 18] = [
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "float8",
-    "jsonb",
-    "jsonb",
-    "text",
-    "text",
-    "jsonb",
-    "text",
-    "timestamptz",
-    "text",
-    "text",
-    "text",
-];
-const STEP_TYPES: [&str; 18] = [
-    "text",
-    "text",
-    "text",
-    "text",
-    "int8",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "float8",
-    "jsonb",
-    "jsonb",
-    "text",
-    "text",
-    "int8",
-    "bool",
-    "jsonb",
-    "text",
-    "text",
-];
-const EVENT_TYPES: [&str; 8] = [
-    "text",
-    "text",
-    "timestamptz",
-    "text",
-    "text",
-    "text",
-    "text",
-    "jsonb",
-];
-
-/// `INSERT INTO table (columns) SELECT * FROM UNNEST(?1::type[], ...)`.
-fn unnest_insert(table: &str, columns: &str, types: &[&str], conflict: &str) -> String {
-    let arrays: Vec<String> = types
-        .iter()
+/// `INSERT INTO table (columns) SELECT * FROM UNNEST($1::type[], ...)`.
+fn unnest_insert<R>(table: &Table<R>) -> String {
+    let arrays: Vec<String> = table
+        .insert_types()
         .enumerate()
         .map(|(i, ty)| format!("?{}::{ty}[]", i + 1))
         .collect();
     let sql = format!(
-        "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}){conflict}",
-        arrays.join(", ")
+        "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){}",
+        table.name,
+        table.insert_columns(),
+        arrays.join(", "),
+        table.on_conflict()
     );
     dollar_placeholders(&sql).into_owned()
 }
 
-/// Rows turned into one array per column.
-fn columns<const N: usize>(rows: impl IntoIterator<Item = [Param; N]>) -> Vec<Vec<Param>> {
-    let mut columns: Vec<Vec<Param>> = (0..N).map(|_| Vec::new()).collect();
-    for row in rows {
-        for (column, value) in columns.iter_mut().zip(row) {
+/// The records' rows turned into one array per column.
+fn columns<'r, R>(
+    table: &Table<R>,
+    records: impl IntoIterator<Item = &'r R>,
+    writer_id: &'r str,
+) -> Vec<Vec<Param<'r>>>
+where
+    R: 'r,
+{
+    let mut columns: Vec<Vec<Param<'r>>> = (0..table.width()).map(|_| Vec::new()).collect();
+    for record in records {
+        for (column, value) in columns.iter_mut().zip(table.values(record, writer_id)) {
             column.push(value);
         }
     }
@@ -130,28 +86,9 @@ impl Connection {
         let runs = last_by_key(runs, |r| r.run_id.as_str());
         let steps = last_by_key(steps, |s| s.step_id.as_str());
         let statements = [
-            (
-                unnest_insert(
-                    "workflow_runs",
-                    RUN_INSERT_COLUMNS,
-                    &RUN_TYPES,
-                    RUN_CONFLICT,
-                ),
-                columns(runs.iter().map(|run| run_row(run, writer_id))),
-            ),
-            (
-                unnest_insert(
-                    "workflow_step_runs",
-                    STEP_INSERT_COLUMNS,
-                    &STEP_TYPES,
-                    STEP_CONFLICT,
-                ),
-                columns(steps.iter().map(|step| step_row(step))),
-            ),
-            (
-                unnest_insert("workflow_events", EVENT_INSERT_COLUMNS, &EVENT_TYPES, ""),
-                columns(events.iter().map(event_row)),
-            ),
+            (unnest_insert(&RUNS), columns(&RUNS, runs, writer_id)),
+            (unnest_insert(&STEPS), columns(&STEPS, steps, writer_id)),
+            (unnest_insert(&EVENTS), columns(&EVENTS, events, writer_id)),
         ];
         let mut tx = self.client()?.transaction()?;
         let mut rows = 0;
@@ -181,10 +118,12 @@ mod tests {
 
     #[test]
     fn unnest_statement_casts_each_array() {
-        let sql = unnest_insert("t", "a, b", &["text", "int8"], "");
+        let sql = unnest_insert(&EVENTS);
         assert_eq!(
             sql,
-            "INSERT INTO t (a, b) SELECT * FROM UNNEST($1::text[], $2::int8[])"
+            "INSERT INTO workflow_events (run_id, step_id, timestamp, kind, level, target, \
+             message, fields) SELECT * FROM UNNEST($1::text[], $2::text[], \
+             $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])"
         );
     }
 }

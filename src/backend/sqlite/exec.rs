@@ -2,19 +2,22 @@
 //! as RFC 3339 text, JSON as text), rows read back the same way.
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::{ToSqlOutput, Value as SqlValue};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ToSql, params_from_iter};
 
 use crate::Error;
 use crate::backend::exec::{Exec, Row};
 use crate::backend::param::Param;
+use crate::backend::timestamp::{format_timestamp, parse_timestamp};
 use crate::model::JsonMap;
-use crate::time::{format_timestamp, parse_timestamp};
 
-impl ToSql for Param {
+impl ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         let value = match self {
-            Param::Text(v) => v.clone().map_or(SqlValue::Null, SqlValue::Text),
+            Param::Text(Some(text)) => {
+                return Ok(ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())));
+            }
+            Param::Text(None) => SqlValue::Null,
             Param::Int(v) => v.map_or(SqlValue::Null, SqlValue::Integer),
             Param::Float(v) => v.map_or(SqlValue::Null, SqlValue::Real),
             Param::Bool(v) => v.map_or(SqlValue::Null, |b| SqlValue::Integer(i64::from(b))),
@@ -26,7 +29,7 @@ impl ToSql for Param {
     }
 }
 
-fn execute(conn: &Connection, sql: &str, params: &[Param]) -> Result<u64, Error> {
+fn execute(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
     let changed = conn
         .prepare_cached(sql)?
         .execute(params_from_iter(params))?;
@@ -36,7 +39,7 @@ fn execute(conn: &Connection, sql: &str, params: &[Param]) -> Result<u64, Error>
 fn for_each_row(
     conn: &Connection,
     sql: &str,
-    params: &[Param],
+    params: &[Param<'_>],
     each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut stmt = conn.prepare_cached(sql)?;
@@ -51,14 +54,14 @@ fn for_each_row(
 macro_rules! exec_via_connection {
     ($($ty:ty),+) => {$(
         impl Exec for $ty {
-            fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, Error> {
+            fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
                 execute(self, sql, params)
             }
 
             fn for_each_row(
                 &mut self,
                 sql: &str,
-                params: &[Param],
+                params: &[Param<'_>],
                 each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
             ) -> Result<(), Error> {
                 for_each_row(self, sql, params, each)

@@ -10,7 +10,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::OpenMode;
-use crate::{Error, schema};
+use crate::Error;
+use crate::backend::migrations as schema;
 
 pub(crate) use write::write_batch;
 

@@ -4,11 +4,11 @@
 use tracing::Level;
 
 use super::{Records, mark};
-use crate::backend::batch::NewEvent;
-use crate::convention::{CreationField, LaterField};
+use crate::backend::tables::NewEvent;
+use crate::message::convention::{CreationField, LaterField};
+use crate::message::value::{Text, Value};
 use crate::message::{Event, SpanKey};
 use crate::model::{EventKind, JsonMap};
-use crate::value::{Text, Value};
 
 /// Where a later-recorded field came from: the rules differ slightly.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -8,11 +8,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::backend::batch::NewEvent;
-use crate::convention::CreationField;
+use crate::backend::tables::NewEvent;
+use crate::capture::clock::{Stamp, TimeAnchor};
+use crate::message::convention::CreationField;
 use crate::message::{Lineage, Msg, Opened, SpanKey};
 use crate::model::{StepRun, StepStatus, WorkflowRun, WorkflowStatus};
-use crate::time::{Stamp, TimeAnchor};
 use later::Origin;
 
 struct OpenRun {

@@ -1,10 +1,9 @@
-//! Clock readings and their stored text form.
+//! The layer's clock: cheap readings on the caller's thread, turned into
+//! times of day on the writer's.
 
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, SecondsFormat, Utc};
-
-use crate::Error;
+use chrono::{DateTime, Utc};
 
 /// Which clock the layer reads on the caller's thread, chosen once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,30 +136,9 @@ pub(crate) fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or(t)
 }
 
-/// `2025-01-10T08:30:00.123456Z`: fixed width, so text order is time order.
-pub(crate) fn format_timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub(crate) fn parse_timestamp(column: &'static str, text: &str) -> Result<DateTime<Utc>, Error> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::Corrupt {
-            column,
-            detail: format!("{text:?} is not an RFC 3339 time: {e}"),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stored_form_has_six_fraction_digits_and_z() {
-        let t = DateTime::from_timestamp(1_736_498_400, 5_000).unwrap();
-        assert_eq!(format_timestamp(t), "2025-01-10T08:40:00.000005Z");
-        assert_eq!(parse_timestamp("t", &format_timestamp(t)).unwrap(), t);
-    }
 
     #[test]
     fn stamps_map_to_increasing_times_a_known_interval_apart() {
@@ -175,16 +153,5 @@ mod tests {
         assert!((20_000..40_000).contains(&apart), "{apart} µs apart");
         let now = Utc::now();
         assert!((now - b).num_milliseconds().abs() < 50, "{b} vs {now}");
-    }
-
-    #[test]
-    fn bad_text_is_a_corrupt_error() {
-        assert!(matches!(
-            parse_timestamp("started_at", "yesterday"),
-            Err(Error::Corrupt {
-                column: "started_at",
-                ..
-            })
-        ));
     }
 }

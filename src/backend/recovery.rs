@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
+use super::Database;
+use super::writers::{WriterRow, abandon_runs_of, writers_with_open_runs};
 use crate::Error;
-use crate::backend::Database;
-use crate::backend::writers::{WriterRow, abandon_runs_of, writers_with_open_runs};
 use chrono::{DateTime, Utc};
 
 /// How long a writer may go without a heartbeat before its open runs are

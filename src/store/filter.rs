@@ -11,19 +11,19 @@ pub(crate) const FINISHED: &str = "status IN ('COMPLETED', 'FAILED', 'CANCELLED'
 
 /// A `WHERE` clause (possibly empty) and its parameters, numbered from 1.
 #[derive(Debug, Default)]
-pub(crate) struct Conditions {
+pub(crate) struct Conditions<'a> {
     clauses: Vec<String>,
-    pub(crate) params: Vec<Param>,
+    pub(crate) params: Vec<Param<'a>>,
 }
 
-impl Conditions {
-    fn bind(&mut self, value: Param) -> String {
+impl<'a> Conditions<'a> {
+    fn bind(&mut self, value: Param<'a>) -> String {
         self.params.push(value);
         format!("?{}", self.params.len())
     }
 
     /// Adds a condition on a bound value: `column op ?N`.
-    fn push(&mut self, column: &str, op: &str, value: Param) {
+    fn push(&mut self, column: &str, op: &str, value: Param<'a>) {
         let slot = self.bind(value);
         self.clauses.push(format!("{column} {op} {slot}"));
     }
@@ -34,7 +34,7 @@ impl Conditions {
     }
 
     /// Binds one more value, for a `LIMIT` or `OFFSET` after the clause.
-    pub(crate) fn extra(&mut self, value: Param) -> String {
+    pub(crate) fn extra(&mut self, value: Param<'a>) -> String {
         self.bind(value)
     }
 
@@ -48,12 +48,12 @@ impl Conditions {
     }
 }
 
-fn text(s: &str) -> Param {
+fn text(s: &str) -> Param<'_> {
     Param::text(s)
 }
 
 /// The conditions of a filter; `limit` and `offset` are the caller's to add.
-pub(crate) fn filter_conditions(filter: &RunFilter) -> Conditions {
+pub(crate) fn filter_conditions(filter: &RunFilter) -> Conditions<'_> {
     let mut c = Conditions::default();
     if let Some(name) = &filter.workflow_name {
         c.push("workflow_name", "=", text(name));
@@ -105,7 +105,7 @@ pub(crate) fn levels_at_least(level: tracing::Level) -> &'static [&'static str] 
 ///
 /// The run id is always `?1`; the step name, when given, is matched through
 /// the steps table so every step of that name (retries too) is included.
-pub(crate) fn event_conditions(run_id: &str, filter: &EventFilter) -> Conditions {
+pub(crate) fn event_conditions<'a>(run_id: &'a str, filter: &'a EventFilter) -> Conditions<'a> {
     let mut c = Conditions::default();
     c.push("run_id", "=", text(run_id));
     if let Some(step) = &filter.step_name {
@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn empty_filter_has_no_where() {
-        let c = filter_conditions(&RunFilter::default());
+        let filter = RunFilter::default();
+        let c = filter_conditions(&filter);
         assert_eq!(c.sql(), "");
         assert!(c.params.is_empty());
     }

@@ -5,7 +5,7 @@
 //! fields, never rename or remove one.
 //!
 //! ```no_run
-//! use workflow_history::api::body::RunPage;
+//! use workflow_history::surface::body::RunPage;
 //! # fn docs() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = workflow_history::HistoryStore::open_sqlite_read_only("history.db")?;
 //! let page = RunPage::load(&store, &Default::default())?;

@@ -7,7 +7,7 @@
 //! rejection. An empty value counts as not given (what HTML forms send).
 //!
 //! ```
-//! use workflow_history::api::params::{Limits, RunQuery};
+//! use workflow_history::surface::params::{Limits, RunQuery};
 //! let query = RunQuery {
 //!     workflow_name: Some("ingest".into()),
 //!     status: Some("failed".into()),
@@ -18,7 +18,7 @@
 //! let filter = query.to_filter(now, Limits::HTTP)?;
 //! assert_eq!(filter.limit, 50);
 //! assert_eq!(filter.since, Some(now - chrono::Duration::days(7)));
-//! # Ok::<(), workflow_history::api::params::ParamError>(())
+//! # Ok::<(), workflow_history::surface::params::ParamError>(())
 //! ```
 
 use std::fmt;
@@ -37,7 +37,7 @@ pub const MAX_AGE_DAYS: i64 = 36_500;
 /// spells it.
 ///
 /// ```
-/// use workflow_history::api::params::Param;
+/// use workflow_history::surface::params::Param;
 /// assert_eq!(Param::PartitionKey.query_name(), "partition_key");
 /// assert_eq!(Param::PartitionKey.flag(), "--partition");
 /// ```
@@ -122,7 +122,7 @@ impl Param {
 /// [`ParamError::for_cli`] instead.
 ///
 /// ```
-/// use workflow_history::api::params::{parse_status, Param};
+/// use workflow_history::surface::params::{parse_status, Param};
 /// let err = parse_status(Param::Status, "finished").unwrap_err();
 /// assert_eq!(err.param, Param::Status);
 /// assert!(err.to_string().starts_with("status: unknown status \"finished\""));
@@ -154,7 +154,7 @@ impl ParamError {
 /// Default and largest page size of a listing.
 ///
 /// ```
-/// use workflow_history::api::params::Limits;
+/// use workflow_history::surface::params::Limits;
 /// assert_eq!((Limits::HTTP.default, Limits::HTTP.max), (50, 200));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,7 +392,7 @@ fn given(value: &Option<String>) -> Option<&str> {
 /// A run status name, in any case.
 ///
 /// ```
-/// use workflow_history::{api::params::{parse_status, Param}, WorkflowStatus};
+/// use workflow_history::{surface::params::{parse_status, Param}, WorkflowStatus};
 /// assert_eq!(parse_status(Param::Status, "Failed"), Ok(WorkflowStatus::Failed));
 /// ```
 ///
@@ -419,13 +419,13 @@ pub fn parse_status(param: Param, text: &str) -> Result<WorkflowStatus, ParamErr
 /// (see [`parse_age`]).
 ///
 /// ```
-/// use workflow_history::api::params::{parse_time, Param};
+/// use workflow_history::surface::params::{parse_time, Param};
 /// let now = chrono::Utc::now();
 /// let t = parse_time(Param::Since, "12h", now)?;
 /// assert_eq!(now - t, chrono::Duration::hours(12));
 /// let t = parse_time(Param::Since, "2025-01-10", now)?;
 /// assert_eq!(t.to_rfc3339(), "2025-01-10T00:00:00+00:00");
-/// # Ok::<(), workflow_history::api::params::ParamError>(())
+/// # Ok::<(), workflow_history::surface::params::ParamError>(())
 /// ```
 ///
 /// # Errors
@@ -465,11 +465,11 @@ fn looks_like_age(text: &str) -> bool {
 /// (seconds to weeks), at most [`MAX_AGE_DAYS`] days.
 ///
 /// ```
-/// use workflow_history::api::params::{parse_age, Param};
+/// use workflow_history::surface::params::{parse_age, Param};
 /// assert_eq!(parse_age(Param::OlderThan, "90d")?, chrono::Duration::days(90));
 /// assert!(parse_age(Param::OlderThan, "0d").is_err());
 /// assert!(parse_age(Param::OlderThan, "-1d").is_err());
-/// # Ok::<(), workflow_history::api::params::ParamError>(())
+/// # Ok::<(), workflow_history::surface::params::ParamError>(())
 /// ```
 ///
 /// # Errors
@@ -506,7 +506,7 @@ pub fn parse_age(param: Param, text: &str) -> Result<chrono::Duration, ParamErro
 /// A page size from 1 to `limits.max`; `limits.default` when absent.
 ///
 /// ```
-/// use workflow_history::api::params::{parse_limit, Limits};
+/// use workflow_history::surface::params::{parse_limit, Limits};
 /// assert_eq!(parse_limit(None, Limits::HTTP), Ok(50));
 /// assert_eq!(parse_limit(Some("200"), Limits::HTTP), Ok(200));
 /// assert!(parse_limit(Some("201"), Limits::HTTP).is_err());
@@ -535,7 +535,7 @@ pub fn parse_limit(text: Option<&str>, limits: Limits) -> Result<u32, ParamError
 /// valid: they select an empty page.
 ///
 /// ```
-/// use workflow_history::api::params::parse_offset;
+/// use workflow_history::surface::params::parse_offset;
 /// assert_eq!(parse_offset(Some("150")), Ok(150));
 /// assert!(parse_offset(Some("-1")).is_err());
 /// ```
@@ -563,7 +563,7 @@ pub fn parse_offset(text: Option<&str>) -> Result<u64, ParamError> {
 /// `debug`, `trace`.
 ///
 /// ```
-/// use workflow_history::api::params::{parse_level, Param};
+/// use workflow_history::surface::params::{parse_level, Param};
 /// assert_eq!(parse_level(Param::Level, "WARNING"), Ok(tracing::Level::WARN));
 /// ```
 ///

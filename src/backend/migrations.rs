@@ -3,8 +3,8 @@
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use super::timestamp::format_timestamp;
 use crate::Error;
-use crate::time::format_timestamp;
 
 /// One step of the schema's history.
 pub(crate) struct Migration {
@@ -18,17 +18,17 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "0001_workflow_history.sql",
-        sql: include_str!("../migrations/0001_workflow_history.sql"),
+        sql: include_str!("../../migrations/0001_workflow_history.sql"),
     },
     Migration {
         version: 2,
         name: "0002_writers.sql",
-        sql: include_str!("../migrations/0002_writers.sql"),
+        sql: include_str!("../../migrations/0002_writers.sql"),
     },
     Migration {
         version: 3,
         name: "0003_listing_order_indexes.sql",
-        sql: include_str!("../migrations/0003_listing_order_indexes.sql"),
+        sql: include_str!("../../migrations/0003_listing_order_indexes.sql"),
     },
 ];
 
@@ -38,17 +38,17 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "postgres/0001_workflow_history.sql",
-        sql: include_str!("../migrations/postgres/0001_workflow_history.sql"),
+        sql: include_str!("../../migrations/postgres/0001_workflow_history.sql"),
     },
     Migration {
         version: 2,
         name: "postgres/0002_writers.sql",
-        sql: include_str!("../migrations/postgres/0002_writers.sql"),
+        sql: include_str!("../../migrations/postgres/0002_writers.sql"),
     },
     Migration {
         version: 3,
         name: "postgres/0003_listing_order_indexes.sql",
-        sql: include_str!("../migrations/postgres/0003_listing_order_indexes.sql"),
+        sql: include_str!("../../migrations/postgres/0003_listing_order_indexes.sql"),
     },
 ];
 

@@ -5,9 +5,9 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 
+use super::stats::{Counters, Stats};
 use crate::Error;
 use crate::message::Msg;
-use crate::stats::{Counters, Stats};
 
 /// Owns the writer thread: flushes on demand, reports counts, and on drop
 /// commits everything queued and joins the thread.
@@ -87,7 +87,7 @@ impl HistoryGuard {
     /// # }
     /// ```
     pub fn flush_on_exit(&self) -> bool {
-        crate::exit::flush_at_exit(self.sender.clone())
+        super::exit::flush_at_exit(self.sender.clone())
     }
 
     /// Counts of messages, rows and errors so far.

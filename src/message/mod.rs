@@ -8,8 +8,12 @@ use crossbeam_channel::Sender;
 use smallvec::SmallVec;
 use tracing::Metadata;
 
-use crate::time::Stamp;
-use crate::value::Value;
+use crate::capture::clock::Stamp;
+
+pub(crate) mod convention;
+pub(crate) mod value;
+
+use value::Value;
 
 /// Field values in the order the span or event gave them; the first few
 /// inline, so a typical span or event needs no allocation for them.

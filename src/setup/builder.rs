@@ -9,12 +9,12 @@ use tracing::Level;
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::stats::Counters;
+use crate::backend::recovery::{self, DEFAULT_ABANDON_AFTER};
 use crate::backend::writers::{WriterRow, register};
 use crate::backend::{Database, DatabaseTarget, OpenMode};
+use crate::capture::clock::TimeAnchor;
 use crate::capture::{CaptureConfig, Sending, install_panic_hook};
-use crate::recovery::{self, DEFAULT_ABANDON_AFTER};
-use crate::stats::Counters;
-use crate::time::TimeAnchor;
 use crate::writer::{self, Queues, WriterConfig};
 use crate::{Error, HistoryGuard, HistoryLayer};
 
