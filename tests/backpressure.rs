@@ -4,15 +4,10 @@
 mod support;
 
 use support::TestDb;
-use tracing::info_span;
 use workflow_history::{Backpressure, RunFilter, StepStatus, WorkflowStatus};
 
 fn one_workflow(i: u64) {
-    info_span!("workflow", workflow = "flood", run_id = %format!("run-{i}")).in_scope(|| {
-        for name in ["extract", "load"] {
-            info_span!("step", step = name).in_scope(|| tracing::info!(i, "working"));
-        }
-    });
+    support::one_workflow("flood", &format!("run-{i}"), &["extract", "load"]);
 }
 
 #[test]

@@ -586,8 +586,7 @@ fn help_lists_every_command() {
 fn status_is_coloured_only_on_a_terminal() {
     let fx = Fixture::new();
     if !Path::new("/usr/bin/script").exists() {
-        eprintln!("no /usr/bin/script (util-linux) to provide a terminal; skipped");
-        return;
+        return support::skip("no /usr/bin/script (util-linux) to provide a terminal");
     }
     let on_terminal = |no_color: bool| {
         let shell = format!("'{BIN}' --db '{}' runs", fx.db.path.display());

@@ -8,51 +8,32 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::TestDb;
+use support::child::{SAY, child_role, say, spawn_child};
 use tracing::info_span;
 use tracing_subscriber::prelude::*;
 use workflow_history::{Error, HistoryLayer, HistoryStore, RunFilter, StepStatus, WorkflowStatus};
 
-const ROLE: &str = "WORKFLOW_HISTORY_FAULT_ROLE";
+/// The child's database.
 const DB: &str = "WORKFLOW_HISTORY_FAULT_DB";
-/// Lines of the child protocol start with this, apart from libtest's own.
-const SAY: &str = "@@ ";
 
-/// Runs this binary's test `test` as a child with `role`, stdout piped.
-fn spawn_child(test: &str, role: &str, db: &Path) -> Child {
-    Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(DB, db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child")
+/// Runs this binary's test `test` as a child with `role` on `db`.
+fn spawn_on(test: &str, role: &str, db: &Path) -> Child {
+    spawn_child(test, role, &[(DB, &db.display().to_string())])
 }
 
 /// The role this process plays, if it is a child, and the database it uses.
-fn child_role() -> Option<(String, PathBuf)> {
-    let role = std::env::var(ROLE).ok()?;
+fn role_and_db() -> Option<(String, PathBuf)> {
+    let role = child_role()?;
     let db = std::env::var(DB).expect("child needs a database");
     Some((role, PathBuf::from(db)))
 }
 
-fn say(line: impl std::fmt::Display) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{SAY}{line}")
-        .and_then(|()| out.flush())
-        .expect("stdout");
-}
-
 fn one_workflow(i: u64) {
-    info_span!("workflow", workflow = "faults", run_id = %format!("run-{i}")).in_scope(|| {
-        for name in ["extract", "load"] {
-            info_span!("step", step = name).in_scope(|| tracing::info!(i, "working"));
-        }
-    });
+    support::one_workflow("faults", &format!("run-{i}"), &["extract", "load"]);
 }
 
 fn integrity_check(path: &Path) -> String {
@@ -117,11 +98,11 @@ fn kill9_child(db: &Path) {
 
 #[test]
 fn sigkill_keeps_committed_history_and_abandons_the_interrupted_run() {
-    if let Some((_, db)) = child_role() {
+    if let Some((_, db)) = role_and_db() {
         return kill9_child(&db);
     }
     let db = TestDb::new();
-    let mut child = spawn_child(
+    let mut child = spawn_on(
         "sigkill_keeps_committed_history_and_abandons_the_interrupted_run",
         "kill9",
         &db.path,
@@ -210,13 +191,13 @@ fn exit_child(role: &str, db: &Path) {
 }
 
 fn run_exit_child(test: &str, role: &str, db: &TestDb) {
-    let status = spawn_child(test, role, &db.path).wait().expect("child");
+    let status = spawn_on(test, role, &db.path).wait().expect("child");
     assert!(status.success(), "{status:?}");
 }
 
 #[test]
 fn process_exit_with_the_exit_flush_commits_everything() {
-    if let Some((role, db)) = child_role() {
+    if let Some((role, db)) = role_and_db() {
         return exit_child(&role, &db);
     }
     let db = TestDb::new();
@@ -233,7 +214,7 @@ fn process_exit_with_the_exit_flush_commits_everything() {
 
 #[test]
 fn process_exit_without_the_guard_loses_the_uncommitted_batch() {
-    if let Some((role, db)) = child_role() {
+    if let Some((role, db)) = role_and_db() {
         return exit_child(&role, &db);
     }
     let db = TestDb::new();
@@ -253,16 +234,21 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
-    /// Mounting needs root, as CI has; elsewhere the test says it skipped.
-    fn mount(size: &str) -> Option<SmallDisk> {
+    /// Mounting needs root, as CI has; elsewhere it says why it could not.
+    fn mount(size: &str) -> Result<SmallDisk, String> {
         let dir = tempfile::tempdir().expect("mount point");
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then_some(SmallDisk { dir })
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !mounted.status.success() {
+            return Err(format!(
+                "mounting a small tmpfs failed (it needs root): {}",
+                String::from_utf8_lossy(&mounted.stderr).trim()
+            ));
+        }
+        Ok(SmallDisk { dir })
     }
 
     fn path(&self) -> &Path {
@@ -291,9 +277,9 @@ impl Drop for SmallDisk {
 
 #[test]
 fn a_full_disk_is_survived_and_the_records_written_when_space_returns() {
-    let Some(disk) = SmallDisk::mount("4m") else {
-        eprintln!("skipped: mounting a small tmpfs needs root");
-        return;
+    let disk = match SmallDisk::mount("4m") {
+        Ok(disk) => disk,
+        Err(why) => return support::skip(why),
     };
     let path = disk.path().join("history.db");
     let (layer, guard) = HistoryLayer::builder()
@@ -331,9 +317,9 @@ fn a_full_disk_is_survived_and_the_records_written_when_space_returns() {
 
 #[test]
 fn beyond_the_pending_bound_whole_runs_are_refused_and_counted() {
-    let Some(disk) = SmallDisk::mount("4m") else {
-        eprintln!("skipped: mounting a small tmpfs needs root");
-        return;
+    let disk = match SmallDisk::mount("4m") {
+        Ok(disk) => disk,
+        Err(why) => return support::skip(why),
     };
     let path = disk.path().join("history.db");
     let (layer, guard) = HistoryLayer::builder()

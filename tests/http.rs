@@ -7,13 +7,11 @@ mod support;
 #[path = "support/fill.rs"]
 mod fill;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use fill::{BILLING, FINRA, Fixture, QUALITY_ERROR, UNICODE};
 use serde_json::Value;
+use support::http::{Response, Served, enc, request};
 use workflow_history::HistoryStore;
 use workflow_history::api::Api;
 
@@ -53,113 +51,6 @@ impl Server {
     fn get(&self, target: &str) -> Response {
         request(self.addr, "GET", target, &[])
     }
-}
-
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Asserts an error answer: this status, JSON with this code and a detail.
-    #[track_caller]
-    fn assert_error(&self, status: u16, code: &str) -> String {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        let body = self.json();
-        assert_eq!(body["error"], code, "{body}");
-        let detail = body["detail"].as_str().expect("a detail");
-        assert!(!detail.is_empty());
-        detail.to_owned()
-    }
-}
-
-/// One request on a fresh connection, read to the end.
-fn request(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of head");
-    let head = String::from_utf8(raw[..split].to_vec()).expect("UTF-8 head");
-    let mut body = raw[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    if headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked")
-    {
-        body = dechunk(&body);
-    }
-    Response {
-        status,
-        headers,
-        body: String::from_utf8(body).expect("UTF-8 body"),
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = raw
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size");
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).unwrap().trim(), 16)
-            .expect("hex size");
-        if size == 0 {
-            return out;
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(&raw[start..start + size]);
-        raw = &raw[start + size + 2..];
-    }
-}
-
-/// Percent-encodes a query value.
-fn enc(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn ids(page: &Value) -> Vec<String> {
@@ -758,24 +649,17 @@ fn the_read_only_store_cannot_write() {
 #[test]
 fn the_binary_serves_the_api() {
     let fx = Fixture::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_workflow-history"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env("WORKFLOW_HISTORY_DATABASE_URL", &fx.db.path)
-        .env("WORKFLOW_HISTORY_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
+    let served = Served::start(
+        &["serve", "--addr", "127.0.0.1:0"],
+        &[
+            (
+                "WORKFLOW_HISTORY_DATABASE_URL",
+                &fx.db.path.display().to_string(),
+            ),
+            ("WORKFLOW_HISTORY_ADMIN_TOKEN", TOKEN),
+        ],
+    );
+    let addr = served.addr;
     assert!(addr.ip().is_loopback());
     assert_ne!(addr.port(), 0);
     // The line is printed once the socket is bound, so this should answer
@@ -803,15 +687,14 @@ fn the_binary_serves_the_api() {
     );
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(deleted.json()["runs_deleted"], 2);
-    child.kill().expect("stop the server");
-    child.wait().unwrap();
+    drop(served);
     assert_eq!(fx.run_count(), 5);
 }
 
 #[test]
 fn serve_fails_clearly_on_a_missing_database() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_workflow-history"))
+    let output = std::process::Command::new(support::http::BIN)
         .args(["serve", "--addr", "127.0.0.1:0", "--db"])
         .arg(dir.path().join("missing.db"))
         .output()

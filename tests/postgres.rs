@@ -11,22 +11,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use support::TestDb;
-use tracing::info_span;
+use support::child::{child_role, spawn_child};
 use tracing_subscriber::prelude::*;
 use workflow_history::{HistoryLayer, HistoryStore, RunFilter, StepStatus, WorkflowStatus};
 
-const ROLE: &str = "WORKFLOW_HISTORY_PG_ROLE";
 const URL: &str = "WORKFLOW_HISTORY_PG_CHILD_URL";
 const WRITERS: u64 = 4;
 const WORKFLOWS: u64 = 150;
 const STEPS: u32 = 4;
 
 fn one_workflow(run_id: &str) {
-    info_span!("workflow", workflow = "fleet", run_id).in_scope(|| {
-        for i in 0..STEPS {
-            info_span!("step", step = "work", part = i).in_scope(|| tracing::info!(i, "working"));
-        }
-    });
+    support::one_workflow("fleet", run_id, &["work"; STEPS as usize]);
 }
 
 fn all_runs() -> RunFilter {
@@ -69,27 +64,21 @@ fn fleet_writer(url: &str, writer: &str) {
 
 #[test]
 fn four_writer_processes_and_a_reader_share_one_database() {
-    if let Ok(writer) = std::env::var(ROLE) {
+    if let Some(writer) = child_role() {
         return fleet_writer(&std::env::var(URL).expect("url"), &writer);
     }
     let Some(db) = TestDb::postgres() else {
-        eprintln!("skipped: set WORKFLOW_HISTORY_TEST_PG_URL to run on PostgreSQL");
-        return;
+        return support::skip("set WORKFLOW_HISTORY_TEST_PG_URL to run on PostgreSQL");
     };
     // The writers start together on an empty schema: they also race to
     // migrate it, which the advisory lock serializes.
     let mut children: Vec<_> = (0..WRITERS)
         .map(|w| {
-            Command::new(std::env::current_exe().expect("test binary"))
-                .args([
-                    "--exact",
-                    "four_writer_processes_and_a_reader_share_one_database",
-                ])
-                .env(ROLE, format!("w{w}"))
-                .env(URL, &db.url)
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("spawn writer")
+            spawn_child(
+                "four_writer_processes_and_a_reader_share_one_database",
+                &format!("w{w}"),
+                &[(URL, &db.url)],
+            )
         })
         .collect();
 
@@ -156,32 +145,41 @@ fn as_postgres(bin: &Path, tool: &str) -> Command {
 }
 
 impl PrivateServer {
-    fn start() -> Option<PrivateServer> {
+    /// Why it could not start, when it could not.
+    fn start() -> Result<PrivateServer, String> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
+            .map_err(|e| format!("no PostgreSQL binaries in /usr/lib/postgresql: {e}"))?
             .filter_map(Result::ok)
             .map(|version| version.path().join("bin"))
-            .find(|bin| bin.join("initdb").exists())?;
-        let dir = tempfile::tempdir().ok()?;
+            .find(|bin| bin.join("initdb").exists())
+            .ok_or("no initdb under /usr/lib/postgresql")?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let owned = Command::new("chown")
             .args(["-R", "postgres"])
             .arg(dir.path())
             .status()
             .is_ok_and(|s| s.success());
+        if !owned {
+            return Err("cannot give a directory to the postgres user (needs root)".into());
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
             .port();
         let server = PrivateServer { dir, bin, port };
         let data = server.dir.path().join("data");
-        let initialized = owned
-            && as_postgres(&server.bin, "initdb")
-                .args(["-A", "trust", "-U", "postgres", "-D"])
-                .arg(&data)
-                .status()
-                .is_ok_and(|s| s.success());
-        (initialized && server.ctl(&["start"])).then_some(server)
+        let initialized = as_postgres(&server.bin, "initdb")
+            .args(["-A", "trust", "-U", "postgres", "-D"])
+            .arg(&data)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !initialized {
+            return Err("initdb failed as the postgres user (runuser needs root)".into());
+        }
+        if !server.ctl(&["start"]) {
+            return Err("pg_ctl start failed".into());
+        }
+        Ok(server)
     }
 
     fn ctl(&self, action: &[&str]) -> bool {
@@ -212,9 +210,9 @@ impl Drop for PrivateServer {
 
 #[test]
 fn a_server_restart_mid_stream_loses_nothing_and_the_writer_carries_on() {
-    let Some(server) = PrivateServer::start() else {
-        eprintln!("skipped: starting a private PostgreSQL server needs root and its binaries");
-        return;
+    let server = match PrivateServer::start() {
+        Ok(server) => server,
+        Err(why) => return support::skip(format!("a private PostgreSQL server: {why}")),
     };
     let (layer, guard) = HistoryLayer::builder()
         .database_url(server.url())

@@ -4,15 +4,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 use support::TestDb;
+use support::http::{BIN, Served};
 use tracing::info_span;
-
-const BIN: &str = env!("CARGO_BIN_EXE_workflow-history");
 
 /// One clean run and one whose `check` step fails.
 fn record_two_runs(db: &TestDb) {
@@ -45,25 +42,6 @@ fn cli(db: &TestDb, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
-/// A GET over a plain HTTP/1.1 connection: status and JSON body.
-fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, body) = response.split_once("\r\n\r\n").expect("headers");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    (status, serde_json::from_str(body).expect("JSON body"))
-}
-
 backends! {
     fn the_command_line_finds_the_failed_step_and_why(db) {
         record_two_runs(db);
@@ -82,35 +60,22 @@ backends! {
 
     fn the_http_api_serves_the_same_history(db) {
         record_two_runs(db);
-        let mut server = Command::new(BIN)
-            .args(["--db", &db.url, "serve", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("first line");
-        let addr: SocketAddr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("address");
+        let server = Served::database(&db.url);
+        let get = |target: &str| {
+            let response = server.get(target);
+            (response.status, response.json())
+        };
 
-        let (status, page) = get(addr, "/history/runs?workflow_name=ingest&status=failed");
+        let (status, page) = get("/history/runs?workflow_name=ingest&status=failed");
         assert_eq!(status, 200);
         assert_eq!(page["total"], 1);
-        let (status, detail) = get(addr, "/history/runs/bad");
+        let (status, detail) = get("/history/runs/bad");
         assert_eq!(status, 200);
         assert_eq!(detail["steps"][1]["status"], "FAILED");
-        let (status, stats) = get(addr, "/history/statistics?workflow_name=ingest");
+        let (status, stats) = get("/history/statistics?workflow_name=ingest");
         assert_eq!(status, 200);
         assert_eq!((stats["completed"].clone(), stats["failed"].clone()), (1.into(), 1.into()));
-        let (status, _) = get(addr, "/history/runs/nope");
+        let (status, _) = get("/history/runs/nope");
         assert_eq!(status, 404);
-        server.kill().expect("stop the server");
-        server.wait().expect("reap");
     }
 }

@@ -4,14 +4,18 @@
 //!
 //! [`backends!`] runs a test body once per database: SQLite always,
 //! PostgreSQL when `WORKFLOW_HISTORY_TEST_PG_URL` names a server (and the
-//! `postgres` feature is on); otherwise the PostgreSQL case says it skipped.
+//! `postgres` feature is on); otherwise the PostgreSQL case [`skip`]s.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod child;
+#[cfg(feature = "server")]
+pub mod http;
 #[cfg(feature = "postgres")]
 mod pg;
 /// Plain SQL on either database, for what the store does not show.
 pub mod sql;
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use tracing::Dispatch;
@@ -57,13 +61,44 @@ macro_rules! backends {
             fn postgres() {
                 match $crate::support::TestDb::postgres() {
                     Some(db) => body(&db),
-                    None => eprintln!(
-                        "skipped: set WORKFLOW_HISTORY_TEST_PG_URL (and the postgres feature) to run on PostgreSQL"
+                    None => $crate::support::skip(
+                        "set WORKFLOW_HISTORY_TEST_PG_URL (and the postgres feature) to run on PostgreSQL",
                     ),
                 }
             }
         }
     )*};
+}
+
+/// Set (to anything but empty or `0`) by `.ci/run`: there, every
+/// precondition a test needs must hold, and one that does not fails the test.
+pub const REQUIRE_ALL_VAR: &str = "WORKFLOW_HISTORY_TEST_REQUIRE_ALL";
+
+/// Whether missing preconditions fail tests instead of skipping them.
+pub fn require_all() -> bool {
+    std::env::var(REQUIRE_ALL_VAR).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Ends a test whose precondition is missing: a failure under
+/// [`REQUIRE_ALL_VAR`], else a `SKIPPED` line written straight to stderr
+/// (libtest hides what `eprintln!` prints for tests that pass), so a local
+/// run shows what it did not check. Return from the test right after.
+#[track_caller]
+pub fn skip(why: impl std::fmt::Display) {
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    if require_all() {
+        panic!("{test}: precondition missing under {REQUIRE_ALL_VAR}: {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// A small workflow: `steps` steps named as given, one INFO line each.
+pub fn one_workflow(workflow: &str, run_id: &str, steps: &[&str]) {
+    tracing::info_span!("workflow", workflow, run_id).in_scope(|| {
+        for (i, name) in steps.iter().enumerate() {
+            tracing::info_span!("step", step = *name).in_scope(|| tracing::info!(i, "working"));
+        }
+    });
 }
 
 impl TestDb {
