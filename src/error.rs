@@ -85,6 +85,14 @@ pub enum Error {
         #[source]
         source: postgres::Error,
     },
+    /// The writer's connection to PostgreSQL dropped and is being opened
+    /// again in the background; the records are kept and retried.
+    #[cfg(feature = "postgres")]
+    #[error("reconnecting to the history database {url}")]
+    Reconnecting {
+        /// The URL, without its password.
+        url: String,
+    },
     /// A PostgreSQL query, write or connection failed.
     #[cfg(feature = "postgres")]
     #[error("PostgreSQL error: {}", postgres_detail(.0))]
@@ -104,6 +112,15 @@ pub enum Error {
     /// The writer could not commit; the records are kept and retried.
     #[error("the history writer could not commit: {0}")]
     WriteFailed(String),
+    /// The writer did not stop within the shutdown timeout (and a fraction
+    /// of a second for recording its stop); it was left to finish on its own.
+    #[error(
+        "the history writer did not stop within {waited:?}; what it had not committed may be lost"
+    )]
+    ShutdownTimedOut {
+        /// How long the guard waited.
+        waited: std::time::Duration,
+    },
 }
 
 /// The server's own words: `postgres::Error` displays only "db error" and

@@ -18,9 +18,9 @@ fn a_stalled_writer_does_not_block_callers_and_drops_are_counted() {
             .queue_capacity(8)
             .backpressure(Backpressure::DropNewest),
     );
-    // Another connection holds the write lock: the writer stalls in its
-    // busy timeout and stops draining, so the tiny queue stays full. With
-    // `Block` the loop below would wait on every message.
+    // Another connection holds the write lock: no commit succeeds, and the
+    // application records far faster than the writer takes messages in, so
+    // the tiny queue overflows. With `Block` the loop below would wait.
     let blocker = rusqlite::Connection::open(&db.path).expect("open");
     blocker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
     tracing::dispatcher::with_default(&dispatch, || (0..2_000).for_each(one_workflow));

@@ -432,8 +432,8 @@ backends! {
 // A busy database
 // ---------------------------------------------------------------------------
 
-/// How long another connection keeps the write lock; well under the
-/// writer's 5 s busy timeout on SQLite (PostgreSQL waits for locks).
+/// How long another connection keeps the write lock: longer than one
+/// commit attempt waits for it, so attempts fail and are retried.
 const LOCK_HELD: Duration = Duration::from_millis(1500);
 const BUSY_RUNS: usize = 50;
 
@@ -470,8 +470,13 @@ backends! {
             // for the database on the caller's thread.
             record_busy_runs(&dispatch);
             recorded.send(()).expect("signal recorded");
-            // A flush may fail while the lock is held; the records are kept.
-            let flushed = (0..10).any(|_| guard.flush().is_ok());
+            // A flush fails while the lock is held; the records are kept.
+            let flushed = (0..200).any(|_| {
+                guard.flush().is_ok() || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    false
+                }
+            });
             let flushed_at = Instant::now();
             let released = locker.join().expect("locker thread");
             (released, flushed.then_some(flushed_at))
@@ -494,5 +499,45 @@ backends! {
             step_statuses(db),
             [("COMPLETED".to_owned(), 3 * BUSY_RUNS as i64)]
         );
+    }
+}
+
+/// How long the database stays locked in the outage test: several seconds,
+/// far longer than the application needs to record its workflows.
+const OUTAGE: Duration = Duration::from_secs(4);
+
+backends! {
+    fn a_long_lock_never_holds_up_the_application(db) {
+        // A small queue and small batches: with the writer stuck in the
+        // database, the application would meet a full queue at once.
+        let (dispatch, guard) = db.dispatch(db.builder().queue_capacity(64).batch_size(16));
+        let lock = db.lock_writes();
+        let locked_at = Instant::now();
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..300 {
+                support::one_workflow("outage", &format!("outage-{i}"), &["extract", "load"]);
+            }
+        });
+        let recording = locked_at.elapsed();
+        std::thread::sleep(OUTAGE.saturating_sub(locked_at.elapsed()));
+        lock.release();
+        // The writer kept everything in memory and never made the
+        // application wait for the lock.
+        assert!(
+            recording < Duration::from_secs(1),
+            "300 workflows took {recording:?} while the database was locked"
+        );
+        let committed = (0..100).any(|_| {
+            guard.flush().is_ok() || {
+                std::thread::sleep(Duration::from_millis(100));
+                false
+            }
+        });
+        assert!(committed, "never committed after the lock: {:?}", guard.stats());
+        let stats = guard.shutdown().expect("clean shutdown");
+        assert_eq!(stats.records_lost, 0, "{stats:?}");
+        let store = db.store();
+        assert_eq!(count_status(&store, WorkflowStatus::Completed), 300);
+        assert_eq!(db.count_rows("workflow_step_runs"), 600);
     }
 }

@@ -67,3 +67,44 @@ backends! {
         assert_eq!(store.recover_abandoned(std::time::Duration::from_secs(60)).expect("again"), 0);
     }
 }
+
+backends! {
+    fn opening_never_fails_while_another_writer_commits(db) {
+        db.record(|| {});
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let opened = std::thread::scope(|scope| {
+            // Another writer commits all the time, every few milliseconds.
+            scope.spawn(|| {
+                let builder = db.builder().flush_interval(std::time::Duration::from_millis(2));
+                let (dispatch, guard) = db.dispatch(builder);
+                let mut i = 0;
+                tracing::dispatcher::with_default(&dispatch, || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        support::one_workflow("busy", &format!("busy-{i}"), &["load"]);
+                        i += 1;
+                    }
+                });
+                guard.shutdown().expect("the other writer stops cleanly");
+            });
+            // Each open finds work: runs a dead writer left open, whose
+            // recovery reads, then writes, while the other writer commits.
+            let opened: Vec<Result<(), String>> = (0..200)
+                .map(|i| {
+                    writer_with_open_run(db, &format!("gone-{i}"), &format!("orphan-{i}"), Duration::hours(1));
+                    workflow_history::HistoryStore::connect(&db.url)
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })
+                .collect();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            opened
+        });
+        let failed: Vec<&String> = opened.iter().filter_map(|o| o.as_ref().err()).collect();
+        assert!(failed.is_empty(), "{} of 200 opens failed: {:?}", failed.len(), failed.first());
+        let store = db.store();
+        for i in 0..200 {
+            let orphan = store.get_run(&format!("orphan-{i}")).expect("get").expect("run");
+            assert_eq!(orphan.status, WorkflowStatus::Failed, "orphan-{i}");
+        }
+    }
+}

@@ -459,3 +459,36 @@ backends! {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A stop that the database cannot hold up
+// ---------------------------------------------------------------------------
+
+backends! {
+    fn stopping_takes_the_shutdown_timeout_and_little_more_whatever_the_database_does(db) {
+        let timeout = Duration::from_millis(600);
+        let (dispatch, guard) = db.dispatch(db.builder().shutdown_timeout(timeout));
+        tracing::dispatcher::with_default(&dispatch, || {
+            support::one_workflow("stuck", "stuck-1", &["load"]);
+        });
+        // Another connection keeps the database locked for longer than any
+        // limit here: the final commit, the stop's heartbeat and the closing
+        // of open runs would each wait on it.
+        let lock = db.lock_writes();
+        let started = std::time::Instant::now();
+        let outcome = guard.shutdown();
+        let took = started.elapsed();
+        lock.release();
+        assert!(
+            took < timeout + Duration::from_secs(2),
+            "stopping took {took:?} with a {timeout:?} shutdown timeout"
+        );
+        // What could not be committed is reported, not silently dropped.
+        match outcome {
+            Err(workflow_history::Error::WriteFailed(reason)) => {
+                assert!(reason.contains("records"), "{reason}");
+            }
+            other => panic!("expected the loss to be reported: {other:?}"),
+        }
+    }
+}

@@ -19,6 +19,8 @@ mod target;
 pub(crate) mod timestamp;
 pub(crate) mod writers;
 
+use std::time::Duration;
+
 use crate::Error;
 use crate::model::{StepRun, WorkflowRun};
 use exec::Exec;
@@ -79,15 +81,36 @@ impl Database {
         }
     }
 
+    /// How long a statement may wait for a lock another connection holds
+    /// (`lock`), and run in all (`statement`, PostgreSQL only: an SQLite
+    /// statement waits only for locks). Past them it fails, and the caller
+    /// decides whether to retry.
+    pub(crate) fn limit_waits(&mut self, lock: Duration, statement: Duration) -> Result<(), Error> {
+        match self {
+            Database::Sqlite(conn) => {
+                let _ = statement;
+                Ok(conn.busy_timeout(lock)?)
+            }
+            #[cfg(feature = "postgres")]
+            Database::Postgres(conn) => conn.limit_waits(lock, statement),
+        }
+    }
+
     /// Runs `work` in one transaction: committed if it returns `Ok`, rolled
     /// back otherwise.
+    ///
+    /// On SQLite the transaction takes the write lock as it begins
+    /// (`IMMEDIATE`): one that read first and wrote later would fail at once
+    /// with BUSY, whatever the busy timeout, whenever another connection
+    /// committed in between.
     pub(crate) fn transaction<T>(
         &mut self,
         work: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
     ) -> Result<T, Error> {
         match self {
             Database::Sqlite(conn) => {
-                let mut tx = conn.transaction()?;
+                let mut tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let out = work(&mut tx)?;
                 tx.commit()?;
                 Ok(out)

@@ -61,7 +61,8 @@ pub struct HistoryLayer {
 #[derive(Debug)]
 pub(crate) struct Sending {
     pub(crate) queue: Sender<Msg>,
-    /// Unbounded, for the closes and panics that must not be dropped.
+    /// For the closes and panics that find the main queue full under
+    /// `DropNewest`; as large as the main queue.
     pub(crate) overflow: Sender<Msg>,
     pub(crate) policy: Backpressure,
 }
@@ -137,7 +138,7 @@ impl HistoryLayer {
             Backpressure::DropNewest => match self.sending.queue.try_send(msg) {
                 Ok(()) => true,
                 Err(TrySendError::Full(msg @ (Msg::Closed { .. } | Msg::Panicked { .. }))) => {
-                    self.sending.overflow.send(msg).is_ok()
+                    self.sending.overflow.try_send(msg).is_ok()
                 }
                 Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
             },

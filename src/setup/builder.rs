@@ -293,19 +293,22 @@ impl HistoryLayerBuilder {
         recovery::recover_abandoned(&mut db, self.abandon_after)?;
 
         let (sender, main) = crossbeam_channel::bounded(self.queue_capacity);
-        let (overflow_sender, overflow) = crossbeam_channel::unbounded();
+        let (overflow_sender, overflow) = crossbeam_channel::bounded(self.queue_capacity);
         let counters = Arc::new(Counters::default());
         let anchor = TimeAnchor::new();
         let clock = anchor.source();
         let handle = writer::spawn(
             db,
             registration,
-            Queues { main, overflow },
+            Queues {
+                main,
+                overflow,
+                capacity: self.queue_capacity,
+            },
             Arc::clone(&counters),
             anchor,
             self.writer,
-        )
-        .map_err(Error::Spawn)?;
+        )?;
         if self.capture_panic_messages {
             install_panic_hook();
         }
@@ -315,6 +318,10 @@ impl HistoryLayerBuilder {
             policy: self.backpressure,
         };
         let layer = HistoryLayer::new(sending, Arc::clone(&counters), self.capture, clock);
-        Ok((layer, HistoryGuard::new(sender, handle, counters)))
+        let stop_limit = self.writer.shutdown_timeout + 4 * crate::writer::STOP_GRACE;
+        Ok((
+            layer,
+            HistoryGuard::new(sender, handle, counters, stop_limit),
+        ))
     }
 }

@@ -1,13 +1,14 @@
 //! The handle that owns the writer thread.
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{RecvTimeoutError, Sender};
 
 use super::stats::{Counters, Stats};
 use crate::Error;
 use crate::message::Msg;
+use crate::writer::Handle;
 
 /// Owns the writer thread: flushes on demand, reports counts, and on drop
 /// commits everything queued and joins the thread.
@@ -36,20 +37,25 @@ use crate::message::Msg;
 #[derive(Debug)]
 pub struct HistoryGuard {
     sender: Sender<Msg>,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<Handle>,
     counters: Arc<Counters>,
+    /// The longest stopping may take: the shutdown timeout and a little
+    /// for recording the stop.
+    stop_limit: Duration,
 }
 
 impl HistoryGuard {
     pub(crate) fn new(
         sender: Sender<Msg>,
-        writer: JoinHandle<()>,
+        writer: Handle,
         counters: Arc<Counters>,
+        stop_limit: Duration,
     ) -> Self {
         HistoryGuard {
             sender,
             writer: Some(writer),
             counters,
+            stop_limit,
         }
     }
 
@@ -98,17 +104,18 @@ impl HistoryGuard {
     /// Commits everything queued, stops the writer and returns the final
     /// counts. This is what dropping the guard does, with the outcome visible.
     ///
+    /// Stopping takes at most the shutdown timeout and a fraction of a
+    /// second more, whatever the database does meanwhile.
+    ///
     /// # Errors
     /// [`Error::WriteFailed`] if some records were lost: refused by the
     /// database, or still failing at the shutdown timeout (their number is
     /// in the message and in [`Stats::records_lost`]),
-    /// [`Error::WriterStopped`] if the writer thread had died.
+    /// [`Error::WriterStopped`] if the writer thread had died,
+    /// [`Error::ShutdownTimedOut`] if it did not stop in time.
     pub fn shutdown(mut self) -> Result<Stats, Error> {
-        let joined = self.stop();
+        self.stop()?;
         let stats = self.stats();
-        if joined.is_err() {
-            return Err(Error::WriterStopped);
-        }
         if stats.records_lost > 0 {
             return Err(Error::WriteFailed(format!(
                 "{} records could not be committed (refused by the database, or still failing at shutdown)",
@@ -118,13 +125,24 @@ impl HistoryGuard {
         Ok(stats)
     }
 
-    fn stop(&mut self) -> std::thread::Result<()> {
+    /// Asks the writer to stop and waits for it, for at most the stop
+    /// limit: like `tracing-appender`'s guard, dropping never hangs. A
+    /// writer that has not ended by then is left to finish on its own.
+    fn stop(&mut self) -> Result<(), Error> {
         let Some(writer) = self.writer.take() else {
             return Ok(());
         };
-        // Fails only if the writer already died; joining then reports it.
-        let _ = self.sender.send(Msg::Shutdown);
-        writer.join()
+        let deadline = Instant::now() + self.stop_limit;
+        // Fails if the writer already died (waiting then says so at once),
+        // or if the queue stayed full until the deadline.
+        let _ = self.sender.send_deadline(Msg::Shutdown, deadline);
+        match writer.ended.recv_deadline(deadline) {
+            Err(RecvTimeoutError::Timeout) => Err(Error::ShutdownTimedOut {
+                waited: self.stop_limit,
+            }),
+            // The thread is over: joining returns at once.
+            _ => writer.thread.join().map_err(|_| Error::WriterStopped),
+        }
     }
 }
 

@@ -1,8 +1,11 @@
 //! The writer thread: the only owner of the database connection and of the
-//! open runs and steps. It takes messages off the queue, applies them, and
-//! commits what changed in batches.
+//! open runs and steps. It takes messages in ([`intake`]), applies them
+//! ([`records`]), and commits what changed when its policy says so
+//! ([`policy`]).
 
 mod chores;
+mod intake;
+mod policy;
 mod records;
 mod salvage;
 
@@ -10,7 +13,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender};
 use tracing::subscriber::NoSubscriber;
 
 use crate::backend::Database;
@@ -19,13 +22,22 @@ use crate::capture::clock::TimeAnchor;
 use crate::message::Msg;
 use crate::setup::stats::Counters;
 use chores::Chores;
+use intake::Intake;
+use policy::Batching;
 use records::Records;
 
-/// First and longest wait before retrying a failed commit.
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often a writer with a batch filling up looks at the queue again.
 const FILL_TICK: Duration = Duration::from_millis(1);
+/// The longest one commit attempt waits for a lock held by another
+/// connection. While it waits the queue is not emptied, so this is the
+/// longest a caller meeting a full queue waits during an outage; the
+/// attempt then fails and is retried while the queue keeps draining.
+pub(crate) const LOCK_WAIT: Duration = Duration::from_millis(100);
+/// The longest one statement of the writer may run on PostgreSQL.
+const STATEMENT_LIMIT: Duration = Duration::from_secs(30);
+/// What stopping may take beyond the shutdown timeout: recording the
+/// writer's stop and closing the runs it leaves open.
+pub(crate) const STOP_GRACE: Duration = Duration::from_millis(250);
 
 /// How the writer batches, retries and stops.
 #[derive(Debug, Clone, Copy)]
@@ -43,58 +55,64 @@ pub(crate) struct Queues {
     /// The bounded queue every message goes through first.
     pub(crate) main: Receiver<Msg>,
     /// Closes and panics that found the main queue full under
-    /// [`Backpressure::DropNewest`](crate::Backpressure::DropNewest): never
-    /// dropped, so no run stays open because of a full queue.
+    /// [`Backpressure::DropNewest`](crate::Backpressure::DropNewest).
     pub(crate) overflow: Receiver<Msg>,
+    /// The capacity of each.
+    pub(crate) capacity: usize,
+}
+
+/// The running writer: its thread, and a channel that disconnects when
+/// the thread ends, however it ends, so the guard can wait for it with a
+/// time limit (a `JoinHandle` has none).
+#[derive(Debug)]
+pub(crate) struct Handle {
+    pub(crate) thread: JoinHandle<()>,
+    pub(crate) ended: Receiver<()>,
 }
 
 /// Starts the writer thread on an open database, registered as `writer`.
 pub(crate) fn spawn(
-    db: Database,
+    mut db: Database,
     writer: WriterRow,
     queues: Queues,
     counters: Arc<Counters>,
     anchor: TimeAnchor,
     config: WriterConfig,
-) -> std::io::Result<JoinHandle<()>> {
+) -> Result<Handle, crate::Error> {
+    db.limit_waits(LOCK_WAIT, STATEMENT_LIMIT)?;
+    let (ended_tx, ended) = crossbeam_channel::bounded(0);
     let writer = Writer {
         db,
         chores: Chores::new(writer, config.heartbeat_interval, config.retention),
-        queues,
+        intake: Intake::new(queues.main, queues.overflow, queues.capacity),
         counters,
         config,
+        batching: Batching::new(config.batch_size, config.flush_interval),
         records: Records::new(anchor, config.max_pending_records),
-        oldest_change: None,
-        taken_since_commit: 0,
         flush_waiters: Vec::new(),
         stopping: false,
-        retry: None,
         last_error: None,
     };
-    thread::Builder::new()
+    let thread = thread::Builder::new()
         .name("workflow-history-writer".to_owned())
-        .spawn(move || writer.run())
-}
-
-/// A failed commit waiting for its next attempt.
-struct Retry {
-    at: Instant,
-    backoff: Duration,
+        .spawn(move || {
+            let _ended = ended_tx;
+            writer.run();
+        })
+        .map_err(crate::Error::Spawn)?;
+    Ok(Handle { thread, ended })
 }
 
 struct Writer {
     db: Database,
     chores: Chores,
-    queues: Queues,
+    intake: Intake,
     counters: Arc<Counters>,
     config: WriterConfig,
+    batching: Batching,
     records: Records,
-    /// When the oldest uncommitted change arrived: the flush interval runs from it.
-    oldest_change: Option<Instant>,
-    taken_since_commit: usize,
     flush_waiters: Vec<Sender<Result<(), String>>>,
     stopping: bool,
-    retry: Option<Retry>,
     last_error: Option<String>,
 }
 
@@ -106,9 +124,13 @@ impl Writer {
             // First thing, so a retention pass due at start is done before
             // any flush is answered.
             self.chores.run_due(&mut self.db, &self.counters);
-            self.wait();
-            self.drain();
-            if self.commit_due() {
+            self.rest();
+            self.take_in();
+            let urgent = !self.flush_waiters.is_empty() || self.stopping;
+            if self
+                .batching
+                .commit_due(Instant::now(), self.records.has_pending(), urgent)
+            {
                 self.commit();
             }
             self.answer_flushes();
@@ -122,57 +144,44 @@ impl Writer {
     /// Waits for work; this is where the thread rests.
     ///
     /// With nothing pending it blocks on the queue, and the next message
-    /// wakes it. While a batch is filling it sleeps in short ticks instead
-    /// of waiting on the queue: a thread blocked on the queue must be woken
-    /// by every send, a system call paid by the instrumented application.
-    fn wait(&mut self) {
-        if self.records.has_pending() || self.retry.is_some() {
-            thread::sleep(self.wait_budget().min(FILL_TICK));
+    /// wakes it. While a batch is filling (or commits are failing) it
+    /// sleeps in short ticks instead of waiting on the queue: a thread
+    /// blocked on the queue must be woken by every send, a system call paid
+    /// by the instrumented application.
+    fn rest(&mut self) {
+        let due = self.batching.next_due(self.chores.next_due());
+        let budget = due.saturating_duration_since(Instant::now());
+        if self.records.has_pending() || self.batching.is_retrying() {
+            thread::sleep(budget.min(FILL_TICK));
             return;
         }
-        match self.queues.main.recv_timeout(self.wait_budget()) {
-            Ok(msg) => {
-                Counters::add(&self.counters.received, 1);
-                self.records.calibrate();
-                self.take(msg);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => self.stopping = true,
+        if let Some(msg) = self.intake.next_timeout(budget) {
+            Counters::add(&self.counters.received, 1);
+            self.records.calibrate();
+            self.take(msg);
         }
+        self.stopping |= self.intake.is_closed();
     }
 
-    /// Takes queued messages, without waiting, until the batch is full.
-    fn drain(&mut self) {
+    /// Takes queued messages, without waiting, while the policy wants more.
+    /// While commits fail that is everything queued when the round began,
+    /// so the queue keeps draining and the round still ends.
+    fn take_in(&mut self) {
         self.records.calibrate();
-        let mut taken = 0u64;
-        while self.taken_since_commit < self.config.batch_size {
-            match self.queues.main.try_recv() {
-                Ok(msg) => {
-                    self.take(msg);
-                    taken += 1;
-                }
-                Err(TryRecvError::Empty) => {
-                    // Only now: an overflowed close was sent after its
-                    // span's open, which is no longer in the main queue.
-                    taken += self.drain_overflow();
-                    break;
-                }
-                Err(TryRecvError::Disconnected) => {
-                    self.stopping = true;
-                    break;
-                }
-            }
-        }
-        Counters::add(&self.counters.received, taken);
-    }
-
-    fn drain_overflow(&mut self) -> u64 {
+        let round = self.intake.queued() + 1;
         let mut taken = 0;
-        while let Ok(msg) = self.queues.overflow.try_recv() {
+        while !self.stopping
+            && self.batching.wants_more()
+            && (taken < round || !self.batching.is_retrying())
+        {
+            let Some(msg) = self.intake.try_next() else {
+                break;
+            };
             self.take(msg);
             taken += 1;
         }
-        taken
+        Counters::add(&self.counters.received, taken as u64);
+        self.stopping |= self.intake.is_closed();
     }
 
     fn take(&mut self, msg: Msg) {
@@ -182,45 +191,14 @@ impl Writer {
             msg => {
                 let refused = self.records.apply(msg);
                 Counters::add(&self.counters.records_lost, refused);
-                self.oldest_change.get_or_insert_with(Instant::now);
-                self.taken_since_commit += 1;
+                self.batching.took(Instant::now());
             }
         }
-    }
-
-    fn wait_budget(&self) -> Duration {
-        let now = Instant::now();
-        let until = if let Some(retry) = &self.retry {
-            retry.at
-        } else if let Some(oldest) = self.oldest_change {
-            oldest + self.config.flush_interval
-        } else {
-            self.chores.next_due()
-        };
-        until.saturating_duration_since(now)
-    }
-
-    fn commit_due(&self) -> bool {
-        if !self.records.has_pending() {
-            return false;
-        }
-        if !self.flush_waiters.is_empty() || self.stopping {
-            return true;
-        }
-        let now = Instant::now();
-        if let Some(retry) = &self.retry {
-            return now >= retry.at;
-        }
-        self.taken_since_commit >= self.config.batch_size
-            || self
-                .oldest_change
-                .is_some_and(|oldest| now >= oldest + self.config.flush_interval)
     }
 
     /// Writes everything pending in one transaction. On failure nothing is
     /// lost: the records stay pending and the next attempt waits longer.
     fn commit(&mut self) -> bool {
-        self.taken_since_commit = 0;
         let (runs, steps, events) = self.records.pending();
         let written = self
             .db
@@ -238,21 +216,13 @@ impl Writer {
             Ok(rows) => {
                 Counters::add(&self.counters.rows_written, rows);
                 self.records.committed();
-                self.oldest_change = None;
-                self.retry = None;
+                self.batching.committed();
                 self.last_error = None;
                 true
             }
             Err(e) => {
                 Counters::add(&self.counters.write_errors, 1);
-                let backoff = self
-                    .retry
-                    .as_ref()
-                    .map_or(FIRST_BACKOFF, |r| (r.backoff * 2).min(MAX_BACKOFF));
-                self.retry = Some(Retry {
-                    at: Instant::now() + backoff,
-                    backoff,
-                });
+                self.batching.failed(Instant::now());
                 self.last_error = Some(e.to_string());
                 false
             }
@@ -278,26 +248,39 @@ impl Writer {
     }
 
     /// Commits what is pending, retrying failed commits until the shutdown
-    /// timeout; what is still pending then is counted as lost.
+    /// timeout; what is still pending then is counted as lost. Then records
+    /// the stop, within [`STOP_GRACE`]. Every wait on the database is cut to
+    /// the time left, so the whole stop is bounded.
     ///
     /// The queue is first-in first-out, so every message sent before the
-    /// shutdown request was taken before it: nothing more needs draining.
+    /// shutdown request was taken before it; closes that overflowed may
+    /// still be held back, and are applied now.
     fn finish(&mut self) {
         let deadline = Instant::now() + self.config.shutdown_timeout;
-        let overflowed = self.drain_overflow();
+        let mut overflowed = 0;
+        while let Some(msg) = self.intake.try_next_overflowed() {
+            self.take(msg);
+            overflowed += 1;
+        }
         Counters::add(&self.counters.received, overflowed);
-        while self.records.has_pending() && !self.commit() {
-            let Some(retry) = &self.retry else { break };
-            if retry.at >= deadline {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.records.has_pending() || left.is_zero() {
                 break;
             }
-            thread::sleep(retry.at.saturating_duration_since(Instant::now()));
+            if self.db.limit_waits(left, left).is_ok() && self.commit() {
+                break;
+            }
+            let retry_at = self.batching.next_due(deadline);
+            thread::sleep(retry_at.saturating_duration_since(Instant::now()));
         }
         Counters::add(
             &self.counters.records_lost,
             self.records.pending_count() as u64,
         );
-        self.chores.stop(&mut self.db, &self.counters);
+        if self.db.limit_waits(STOP_GRACE, STOP_GRACE).is_ok() {
+            self.chores.stop(&mut self.db, &self.counters);
+        }
         self.answer_flushes();
     }
 }

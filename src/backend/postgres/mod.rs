@@ -8,6 +8,7 @@ mod exec;
 mod write;
 
 use std::path::PathBuf;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -25,23 +26,60 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// `pg_advisory_xact_lock` takes any 64-bit key, this one is ours.
 const MIGRATION_LOCK: i64 = 0x5746_4849_5354_0001;
 
-/// A client, its URL for reconnecting, and whether it may write.
+/// A client, and what it takes to open it again.
 pub(crate) struct Connection {
     config: ::postgres::Config,
-    client: ::postgres::Client,
-    read_only: bool,
+    /// `None` while a reconnection is under way.
+    client: Option<::postgres::Client>,
+    session: Session,
+    /// A reconnection running on a thread of its own, for a connection
+    /// whose waits are limited: its owner goes on meanwhile.
+    reconnecting: Option<JoinHandle<Result<::postgres::Client, Error>>>,
 }
 
-fn connect(config: &::postgres::Config, read_only: bool) -> Result<::postgres::Client, Error> {
+/// What every session of a connection is set up with, again after a
+/// reconnection.
+#[derive(Debug, Clone, Default)]
+struct Session {
+    read_only: bool,
+    /// Lock wait and statement limits (see [`Connection::limit_waits`]).
+    limits: Option<(Duration, Duration)>,
+}
+
+impl Session {
+    /// Applies the session's settings to a new client.
+    fn prepare(&self, client: &mut ::postgres::Client) -> Result<(), Error> {
+        let mut setup = String::new();
+        if self.read_only {
+            setup.push_str("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;");
+        }
+        if let Some((lock, statement)) = self.limits {
+            setup.push_str(&format!(
+                "SET lock_timeout = {}; SET statement_timeout = {};",
+                millis(lock),
+                millis(statement)
+            ));
+        }
+        if !setup.is_empty() {
+            client.batch_execute(&setup)?;
+        }
+        Ok(())
+    }
+}
+
+/// Milliseconds for a PostgreSQL setting, where 0 would mean no limit.
+fn millis(limit: Duration) -> u128 {
+    limit.as_millis().max(1)
+}
+
+fn connect(config: &::postgres::Config, session: &Session) -> Result<::postgres::Client, Error> {
     let mut client = config
         .connect(::postgres::NoTls)
         .map_err(|source| Error::Connect {
             url: describe(config),
             source,
         })?;
-    if read_only {
-        client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
-    }
+    session.prepare(&mut client)?;
     Ok(client)
 }
 
@@ -71,7 +109,7 @@ impl Connection {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let mut client = connect(&config, false)?;
+        let mut client = connect(&config, &Session::default())?;
         let found = applied_version(&mut client)?;
         schema::refuse_newer(found)?;
         if found == 0 && mode != OpenMode::Create {
@@ -83,23 +121,74 @@ impl Connection {
         if found < SCHEMA_VERSION {
             migrate(&mut client)?;
         }
-        let read_only = mode == OpenMode::ReadOnly;
-        if read_only {
-            client = connect(&config, true)?;
-        }
+        let session = Session {
+            read_only: mode == OpenMode::ReadOnly,
+            limits: None,
+        };
+        session.prepare(&mut client)?;
         Ok(Connection {
             config,
-            client,
-            read_only,
+            client: Some(client),
+            session,
+            reconnecting: None,
         })
+    }
+
+    /// Limits how long a statement waits for a lock (`lock_timeout`) and
+    /// runs in all (`statement_timeout`), in this session and every later
+    /// one. A connection with limits also reconnects in the background: a
+    /// call while the server is away fails at once with
+    /// [`Error::Reconnecting`] instead of waiting out the connect timeout.
+    pub(crate) fn limit_waits(&mut self, lock: Duration, statement: Duration) -> Result<(), Error> {
+        self.session.limits = Some((lock, statement));
+        match self.client.as_mut() {
+            Some(client) if !client.is_closed() => self.session.prepare(client),
+            _ => Ok(()),
+        }
     }
 
     /// The client, reconnected first if the server closed the connection.
     fn client(&mut self) -> Result<&mut ::postgres::Client, Error> {
-        if self.client.is_closed() {
-            self.client = connect(&self.config, self.read_only)?;
+        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+            self.client = None;
         }
-        Ok(&mut self.client)
+        let client = match self.client.take() {
+            Some(client) => client,
+            None => self.reconnect()?,
+        };
+        Ok(self.client.insert(client))
+    }
+
+    fn reconnecting_error(&self) -> Error {
+        Error::Reconnecting {
+            url: describe(&self.config),
+        }
+    }
+
+    /// A new client: at once for a connection without limits, else from a
+    /// background attempt, started if none runs and taken when done.
+    fn reconnect(&mut self) -> Result<::postgres::Client, Error> {
+        if self.session.limits.is_none() {
+            return connect(&self.config, &self.session);
+        }
+        let attempt = match self.reconnecting.take() {
+            Some(attempt) => attempt,
+            None => {
+                let (config, session) = (self.config.clone(), self.session.clone());
+                std::thread::Builder::new()
+                    .name("workflow-history-reconnect".to_owned())
+                    .spawn(move || connect(&config, &session))
+                    .map_err(Error::Spawn)?
+            }
+        };
+        if !attempt.is_finished() {
+            self.reconnecting = Some(attempt);
+            return Err(self.reconnecting_error());
+        }
+        let mut client = attempt.join().map_err(|_| self.reconnecting_error())??;
+        // The limits may have changed while it connected.
+        self.session.prepare(&mut client)?;
+        Ok(client)
     }
 
     /// Runs `work` in one transaction: committed if it returns `Ok`.

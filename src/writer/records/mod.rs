@@ -47,8 +47,6 @@ pub(crate) struct Records {
     /// Spans whose open was refused or had no run to join, until they close:
     /// everything about them is ignored.
     unknown: HashSet<SpanKey>,
-    /// Closes and panics that arrived before their span's open.
-    early: HashMap<SpanKey, Vec<Msg>>,
 }
 
 fn mark(dirty: &mut bool, list: &mut Vec<SpanKey>, key: SpanKey) {
@@ -69,7 +67,6 @@ impl Records {
             dirty_steps: Vec::new(),
             events: Vec::new(),
             unknown: HashSet::new(),
-            early: HashMap::new(),
         }
     }
 
@@ -171,19 +168,10 @@ impl Records {
                 if !kept {
                     self.unknown.insert(key);
                 }
-                for early in self.early.remove(&key).unwrap_or_default() {
-                    self.apply(early);
-                }
             }
-            // A close or panic that overtook its span's open through the
-            // overflow queue waits for it.
-            Msg::Closed { span, .. } | Msg::Panicked { span, .. } if !self.is_open(span) => {
-                let closed = matches!(msg, Msg::Closed { .. });
-                if !self.unknown.contains(&span) {
-                    self.early.entry(span).or_default().push(msg);
-                } else if closed {
-                    self.unknown.remove(&span);
-                }
+            // The writer never kept this span: its close ends its story.
+            Msg::Closed { span, .. } if !self.is_open(span) => {
+                self.unknown.remove(&span);
             }
             Msg::Recorded { span, fields } => {
                 for (name, value) in fields {
