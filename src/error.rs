@@ -43,6 +43,35 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// The database file may only be read by this process, and what was
+    /// asked needs to write it (recording history, deleting runs).
+    #[error("the history database {path} is read-only here: this needs to write it")]
+    ReadOnly {
+        /// The database path.
+        path: PathBuf,
+    },
+    /// The database has an older schema that needs migrating, and this
+    /// process may only read it.
+    #[error(
+        "the history database {path} has schema version {found}, older than the {supported} this version reads, and is read-only here: open it once with write access (any writer or `workflow-history` run does) to migrate it"
+    )]
+    SchemaTooOld {
+        /// The database path.
+        path: PathBuf,
+        /// Version found in the database.
+        found: i64,
+        /// The version this crate reads.
+        supported: i64,
+    },
+    /// A writer could not take the lock that shows other processes it lives.
+    #[error("cannot create the writer's lock file beside {path}: {source}")]
+    WriterLock {
+        /// The database path.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database was written by a newer version of this crate.
     #[error(
         "the history database has schema version {found}, newer than the {supported} this version of workflow-history knows; upgrade workflow-history"

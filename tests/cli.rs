@@ -614,3 +614,99 @@ fn status_is_coloured_only_on_a_terminal() {
         "{plain:?}"
     );
 }
+
+/// Runs the binary as the unprivileged user `nobody` on `db`, from a copy
+/// of the binary that user can execute; `None` when this process cannot
+/// switch users (it is not root, or has no `runuser`).
+fn run_as_nobody(dir: &Path, db: &Path, args: &[&str]) -> Result<Output, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("workflow-history");
+    std::fs::copy(BIN, &bin).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let output = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(&bin)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("WORKFLOW_HISTORY_DATABASE_URL")
+        .output()
+        .map_err(|e| format!("cannot run runuser: {e}"))?;
+    if stderr(&output).contains("runuser:") {
+        return Err(format!("runuser refused: {}", stderr(&output)));
+    }
+    Ok(output)
+}
+
+/// A history in a directory `nobody` may read but not write, holding a run
+/// whose writer recorded its stop without closing it.
+fn readable_only_history() -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let (_, guard) = workflow_history::HistoryLayer::builder()
+        .sqlite(&db)
+        .build()
+        .unwrap();
+    drop(guard);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "INSERT INTO history_writers (writer_id, host, pid, started_at, heartbeat_at, stopped_at) \
+         VALUES ('gone', 'h', 1, '2025-01-10T08:00:00.000000Z', '2025-01-10T08:00:00.000000Z', \
+                 '2025-01-10T08:00:00.000000Z'); \
+         INSERT INTO workflow_runs (run_id, workflow_name, status, started_at, created_at, writer_id) \
+         VALUES ('orphan', 'nightly', 'RUNNING', '2025-01-10T07:00:00.000000Z', \
+                 '2025-01-10T07:00:00.000000Z', 'gone');",
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    (dir, db)
+}
+
+#[test]
+fn a_file_the_user_may_only_read_is_read_and_recovery_is_skipped_with_a_note() {
+    let (dir, db) = readable_only_history();
+    let output = match run_as_nobody(dir.path(), &db, &["runs"]) {
+        Ok(output) => output,
+        Err(why) => return support::skip(format!("running as another user: {why}")),
+    };
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(
+        table.contains("orphan") && table.contains("RUNNING"),
+        "{table}"
+    );
+    let said = stderr(&output);
+    let notes: Vec<&str> = said.lines().collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("note: ") && notes[0].contains("1 run"),
+        "{notes:?}"
+    );
+    // Nothing was written: the run is as the dead writer left it.
+    let status: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT status FROM workflow_runs WHERE run_id = 'orphan'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "RUNNING");
+    for args in [
+        &["show", "orphan"][..],
+        &["logs", "orphan"],
+        &["stats", "--json"],
+    ] {
+        let output = run_as_nobody(dir.path(), &db, args).expect("as before");
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    }
+    // Deleting needs to write: a clear error, nothing else.
+    let prune =
+        run_as_nobody(dir.path(), &db, &["prune", "--older-than", "1d"]).expect("as before");
+    let err = fails(prune, 1);
+    assert!(err.contains("read-only"), "{err}");
+}

@@ -108,7 +108,7 @@ const PER_THREAD: usize = 150;
 
 /// Every tenth workflow of each thread fails.
 fn fails(i: usize) -> bool {
-    i % 10 == 0
+    i.is_multiple_of(10)
 }
 
 backends! {

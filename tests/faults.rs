@@ -132,7 +132,16 @@ fn sigkill_keeps_committed_history_and_abandons_the_interrupted_run() {
     );
 
     assert_eq!(integrity_check(&db.path), "ok");
-    let store = db.store(); // opening recovers what the dead writer left open
+    // A reader does not judge a writer whose heartbeat is fresh...
+    let reader = db.store();
+    let left = reader.get_run("interrupted").expect("get").expect("run");
+    assert_eq!(left.status, WorkflowStatus::Running);
+    drop(reader);
+    // ...but a writer starting finds the dead one's lock free: that process
+    // is gone for sure, and its open runs are closed at once.
+    let (_, next) = db.builder().build().expect("a new writer");
+    drop(next);
+    let store = db.store();
     for i in &committed {
         for j in i.saturating_sub(2)..=*i {
             assert_completed_with_steps(&store, &format!("run-{j}"));

@@ -108,3 +108,133 @@ backends! {
         }
     }
 }
+
+/// The name of this machine, as the library records it.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+backends! {
+    fn a_writer_whose_process_cannot_be_seen_is_not_taken_for_dead(db) {
+        db.record(|| {});
+        // A live writer of this host name that this process cannot see: in
+        // another PID namespace (a container), or hidden by `hidepid`. Its
+        // process id names no process here, and its heartbeat is fresh.
+        writer_with_open_run(db, "elsewhere", "ongoing", Duration::seconds(1));
+        db.sql_execute(
+            "UPDATE history_writers SET host = ?1, pid = 999999999 WHERE writer_id = 'elsewhere'",
+            &[this_host().as_str().into()],
+        );
+        let store = db.store();
+        let (_, writer) = db.builder().build().expect("a writer starts");
+        drop(writer);
+        let ongoing = store.get_run("ongoing").expect("get").expect("run");
+        assert_eq!(ongoing.status, WorkflowStatus::Running, "{ongoing:#?}");
+    }
+}
+
+/// The child of the lock tests: a writer with one run left open on
+/// purpose, which reports and then waits to be killed.
+fn open_run_child(url: &str) {
+    let (layer, guard) = workflow_history::HistoryLayer::builder()
+        .database_url(url)
+        .build()
+        .expect("build");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::registry(),
+        layer,
+    ));
+    let (opened, open) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info_span!("workflow", workflow = "nightly", run_id = "held").in_scope(|| {
+                opened.send(()).expect("signal");
+                std::thread::park();
+            });
+        });
+    });
+    open.recv().expect("run open");
+    guard.flush().expect("flush");
+    support::child::say("open");
+    std::thread::park();
+}
+
+/// A writer process that lives is never abandoned, even silent for hours;
+/// once it is killed, the next writer to start closes its runs at once.
+fn a_writers_lock_speaks_for_it(db: &TestDb, test: &str) {
+    use std::io::BufRead;
+    const URL: &str = "WORKFLOW_HISTORY_LOCK_TEST_URL";
+    let mut child = support::child::spawn_child(test, "writer", &[(URL, &db.url)]);
+    let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines {
+        if line.expect("child output").ends_with("open") {
+            break;
+        }
+    }
+    // Silent for hours, by its heartbeat: only its lock says it lives.
+    let stale = Utc::now() - Duration::hours(3);
+    db.sql_execute(
+        "UPDATE history_writers SET heartbeat_at = ?1",
+        &[stale.into()],
+    );
+    let (_, writer) = db.builder().build().expect("a second writer");
+    drop(writer);
+    let held = db.store().get_run("held").expect("get").expect("run");
+    assert_eq!(held.status, WorkflowStatus::Running, "a live writer's run");
+
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    // Its heartbeat made fresh again: only the free lock can tell.
+    db.sql_execute(
+        "UPDATE history_writers SET heartbeat_at = ?1",
+        &[Utc::now().into()],
+    );
+    let (_, writer) = db.builder().build().expect("a third writer");
+    drop(writer);
+    let held = db.store().get_run("held").expect("get").expect("run");
+    if db.is_postgres() {
+        // A free session lock may be a reconnection: it needs half the
+        // abandon timeout of silence as well.
+        assert_eq!(held.status, WorkflowStatus::Running);
+        let silent = Utc::now() - Duration::seconds(45);
+        db.sql_execute(
+            "UPDATE history_writers SET heartbeat_at = ?1",
+            &[silent.into()],
+        );
+        // The server ends the killed client's session as soon as it reads
+        // the closed socket; give it a moment if it has not yet.
+        for _ in 0..20 {
+            let (_, writer) = db.builder().build().expect("a fourth writer");
+            drop(writer);
+            let held = db.store().get_run("held").expect("get").expect("run");
+            if held.status != WorkflowStatus::Running {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let held = db.store().get_run("held").expect("get").expect("run");
+    assert_eq!(held.status, WorkflowStatus::Failed, "{held:#?}");
+    assert_eq!(held.error_category.as_deref(), Some("ABANDONED"));
+}
+
+#[test]
+fn a_writers_lock_speaks_for_it_on_sqlite() {
+    if support::child::child_role().is_some() {
+        return open_run_child(&std::env::var("WORKFLOW_HISTORY_LOCK_TEST_URL").expect("url"));
+    }
+    a_writers_lock_speaks_for_it(&TestDb::new(), "a_writers_lock_speaks_for_it_on_sqlite");
+}
+
+#[test]
+fn a_writers_lock_speaks_for_it_on_postgres() {
+    if support::child::child_role().is_some() {
+        return open_run_child(&std::env::var("WORKFLOW_HISTORY_LOCK_TEST_URL").expect("url"));
+    }
+    match TestDb::postgres() {
+        Some(db) => a_writers_lock_speaks_for_it(&db, "a_writers_lock_speaks_for_it_on_postgres"),
+        None => support::skip("set WORKFLOW_HISTORY_TEST_PG_URL to run on PostgreSQL"),
+    }
+}

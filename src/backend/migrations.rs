@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_listing_order_indexes.sql",
         sql: include_str!("../../migrations/0003_listing_order_indexes.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_writer_locks.sql",
+        sql: include_str!("../../migrations/0004_writer_locks.sql"),
+    },
 ];
 
 /// The same steps for PostgreSQL, with its native types: the versions match.
@@ -50,6 +55,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         name: "postgres/0003_listing_order_indexes.sql",
         sql: include_str!("../../migrations/postgres/0003_listing_order_indexes.sql"),
     },
+    Migration {
+        version: 4,
+        name: "postgres/0004_writer_locks.sql",
+        sql: include_str!("../../migrations/postgres/0004_writer_locks.sql"),
+    },
 ];
 
 /// The schema version this crate writes and reads.
@@ -62,7 +72,7 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations
 )";
 
 /// The newest applied version, or 0 for a database without the table.
-fn applied_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+pub(crate) fn applied_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     let has_table: Option<i64> = conn
         .query_row(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
@@ -88,17 +98,6 @@ pub(crate) fn refuse_newer(found: i64) -> Result<(), Error> {
         });
     }
     Ok(())
-}
-
-/// Whether the database is at this crate's version (`false`: older, it
-/// needs migrating), without writing.
-///
-/// # Errors
-/// [`Error::SchemaTooNew`] for a database written by a newer version.
-pub(crate) fn is_current(conn: &Connection) -> Result<bool, Error> {
-    let found = applied_version(conn)?;
-    refuse_newer(found)?;
-    Ok(found == SCHEMA_VERSION)
 }
 
 /// Applies every migration the database lacks, each in order and recorded.

@@ -6,6 +6,7 @@
 //! opening and migrating, binding values, and the writer's batch.
 
 pub(crate) mod exec;
+pub(crate) mod liveness;
 pub(crate) mod migrations;
 pub(crate) mod param;
 #[cfg(feature = "postgres")]
@@ -19,11 +20,13 @@ mod target;
 pub(crate) mod timestamp;
 pub(crate) mod writers;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Error;
 use crate::model::{StepRun, WorkflowRun};
 use exec::Exec;
+use liveness::{Liveness, LockFile};
 use tables::NewEvent;
 
 pub use target::DatabaseTarget;
@@ -42,42 +45,69 @@ pub(crate) enum OpenMode {
     ReadOnly,
 }
 
-/// An open connection to one of the supported databases.
-pub(crate) enum Database {
-    Sqlite(rusqlite::Connection),
+/// An open connection to one of the supported databases, and, for a
+/// writer, the lock that tells other processes it lives.
+#[derive(Debug)]
+pub(crate) struct Database {
+    conn: Conn,
+    /// The lock file of the writer using this connection (SQLite; on
+    /// PostgreSQL the lock belongs to the session).
+    writer_lock: Option<LockFile>,
+}
+
+enum Conn {
+    /// With the path it was opened with: writers' lock files sit beside it.
+    Sqlite(rusqlite::Connection, PathBuf),
     /// Boxed: its client and configuration are several times larger.
     #[cfg(feature = "postgres")]
     Postgres(Box<postgres::Connection>),
 }
 
-impl std::fmt::Debug for Database {
+impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Database::Sqlite(_) => f.write_str("Database::Sqlite"),
+            Conn::Sqlite(_, path) => write!(f, "Sqlite({})", path.display()),
             #[cfg(feature = "postgres")]
-            Database::Postgres(_) => f.write_str("Database::Postgres"),
+            Conn::Postgres(_) => f.write_str("Postgres"),
         }
     }
 }
 
 impl Database {
     /// Opens (or creates) the database and brings its schema up to date.
+    ///
+    /// With [`OpenMode::Existing`], a database this process may only read is
+    /// opened read-only (see [`Database::is_read_only`]).
     pub(crate) fn open(target: &DatabaseTarget, mode: OpenMode) -> Result<Database, Error> {
-        match target {
-            DatabaseTarget::Sqlite(path) => sqlite::open(path, mode).map(Database::Sqlite),
+        let conn = match target {
+            DatabaseTarget::Sqlite(path) => Conn::Sqlite(sqlite::open(path, mode)?, path.clone()),
             #[cfg(feature = "postgres")]
             DatabaseTarget::Postgres(url) => {
-                postgres::Connection::open(url, mode).map(|conn| Database::Postgres(Box::new(conn)))
+                Conn::Postgres(Box::new(postgres::Connection::open(url, mode)?))
             }
-        }
+        };
+        Ok(Database {
+            conn,
+            writer_lock: None,
+        })
     }
 
     /// The connection, for one statement at a time.
     pub(crate) fn exec(&mut self) -> &mut dyn Exec {
-        match self {
-            Database::Sqlite(conn) => conn,
+        match &mut self.conn {
+            Conn::Sqlite(conn, _) => conn,
             #[cfg(feature = "postgres")]
-            Database::Postgres(conn) => conn.as_mut(),
+            Conn::Postgres(conn) => conn.as_mut(),
+        }
+    }
+
+    /// Whether this connection cannot write: opened read-only, or on a file
+    /// this process may only read.
+    pub(crate) fn is_read_only(&self) -> bool {
+        match &self.conn {
+            Conn::Sqlite(conn, _) => conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(conn) => conn.is_read_only(),
         }
     }
 
@@ -86,13 +116,54 @@ impl Database {
     /// statement waits only for locks). Past them it fails, and the caller
     /// decides whether to retry.
     pub(crate) fn limit_waits(&mut self, lock: Duration, statement: Duration) -> Result<(), Error> {
-        match self {
-            Database::Sqlite(conn) => {
+        match &mut self.conn {
+            Conn::Sqlite(conn, _) => {
                 let _ = statement;
                 Ok(conn.busy_timeout(lock)?)
             }
             #[cfg(feature = "postgres")]
-            Database::Postgres(conn) => conn.limit_waits(lock, statement),
+            Conn::Postgres(conn) => conn.limit_waits(lock, statement),
+        }
+    }
+
+    /// Takes the lock that shows `writer_id` alive to other processes for
+    /// as long as this connection (or, on PostgreSQL, its session) lives;
+    /// returns how it is kept, for `history_writers.lock_kind`.
+    pub(crate) fn hold_writer_lock(&mut self, writer_id: &str) -> Result<&'static str, Error> {
+        match &mut self.conn {
+            Conn::Sqlite(_, path) => {
+                let lock = LockFile::hold(path, writer_id).map_err(|source| Error::WriterLock {
+                    path: path.clone(),
+                    source,
+                })?;
+                self.writer_lock = Some(lock);
+                Ok(liveness::FILE_LOCK)
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(conn) => {
+                conn.hold_session_lock(liveness::session_lock_key(writer_id))?;
+                Ok(liveness::SESSION_LOCK)
+            }
+        }
+    }
+
+    /// What the lock of a writer (kept as `lock_kind` says) tells of it.
+    /// With `tidy`, a lock file proven abandoned is removed.
+    pub(crate) fn liveness(
+        &mut self,
+        writer_id: &str,
+        lock_kind: Option<&str>,
+        tidy: bool,
+    ) -> Result<Liveness, Error> {
+        match (&mut self.conn, lock_kind) {
+            (Conn::Sqlite(_, path), Some(liveness::FILE_LOCK)) => {
+                Ok(liveness::file_liveness(path, writer_id, tidy))
+            }
+            #[cfg(feature = "postgres")]
+            (Conn::Postgres(conn), Some(liveness::SESSION_LOCK)) => {
+                conn.session_lock_liveness(liveness::session_lock_key(writer_id))
+            }
+            _ => Ok(Liveness::Unknown),
         }
     }
 
@@ -107,8 +178,8 @@ impl Database {
         &mut self,
         work: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        match self {
-            Database::Sqlite(conn) => {
+        match &mut self.conn {
+            Conn::Sqlite(conn, _) => {
                 let mut tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let out = work(&mut tx)?;
@@ -116,7 +187,7 @@ impl Database {
                 Ok(out)
             }
             #[cfg(feature = "postgres")]
-            Database::Postgres(conn) => conn.transaction(work),
+            Conn::Postgres(conn) => conn.transaction(work),
         }
     }
 
@@ -128,10 +199,10 @@ impl Database {
         steps: impl IntoIterator<Item = &'a StepRun>,
         events: &[NewEvent],
     ) -> Result<u64, Error> {
-        match self {
-            Database::Sqlite(conn) => sqlite::write_batch(conn, writer_id, runs, steps, events),
+        match &mut self.conn {
+            Conn::Sqlite(conn, _) => sqlite::write_batch(conn, writer_id, runs, steps, events),
             #[cfg(feature = "postgres")]
-            Database::Postgres(conn) => conn.write_batch(writer_id, runs, steps, events),
+            Conn::Postgres(conn) => conn.write_batch(writer_id, runs, steps, events),
         }
     }
 }

@@ -1,26 +1,46 @@
 //! Runs orphaned by a writer that died: recognised and closed as abandoned.
 //!
 //! A process killed mid-run (SIGKILL, power loss, OOM) cannot close its
-//! runs. Every writer registers itself (host, pid, start) and refreshes a
-//! heartbeat; when a writer starts or a store opens the database, the runs
+//! runs. Every writer registers itself, holds a lock that the system
+//! releases when the process ends (see [`super::liveness`]), and refreshes a
+//! heartbeat. When a writer starts or a store opens the database, the runs
 //! still open under a writer that is gone are closed as `FAILED` with
-//! category `ABANDONED`, and so are their open steps. A writer is gone when:
+//! category `ABANDONED`, and so are their open steps.
 //!
-//! 1. it recorded its own stop (its guard was dropped with runs still open), or
-//! 2. it ran on this host and its process no longer runs, or
-//! 3. its last heartbeat is older than the abandon timeout (a writer on
-//!    another host, or a process id since reused).
+//! Who may judge, and on what evidence:
+//!
+//! 1. A writer that recorded its own stop is gone, for everyone.
+//! 2. A writer whose lock is held lives, for everyone, however long it has
+//!    been silent (stalled behind a lock, say): its runs are left alone.
+//! 3. A starting writer also takes a free lock as proof: an SQLite writer's
+//!    file lock is gone only with its process, so its runs are closed at
+//!    once. A PostgreSQL writer's session lock also goes while it
+//!    reconnects, so that proof needs half the abandon timeout of silence.
+//! 4. Otherwise (a reader, or a writer of an older version without a lock)
+//!    only a heartbeat older than the abandon timeout counts: a reader never
+//!    closes the runs of a writer whose heartbeat is fresh.
 
 use std::time::Duration;
 
-use super::Database;
-use super::writers::{WriterRow, abandon_runs_of, writers_with_open_runs};
-use crate::Error;
 use chrono::{DateTime, Utc};
+
+use super::Database;
+use super::liveness::{FILE_LOCK, Liveness};
+use super::writers::{WriterRow, abandon_runs_of, open_run_count, writers_with_open_runs};
+use crate::Error;
 
 /// How long a writer may go without a heartbeat before its open runs are
 /// abandoned. See also [`HistoryLayerBuilder::abandon_after`](crate::HistoryLayerBuilder::abandon_after).
 pub const DEFAULT_ABANDON_AFTER: Duration = Duration::from_secs(60);
+
+/// Who is judging whether writers are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Judge {
+    /// A writer starting: it may act on a free lock.
+    Writer,
+    /// A store opened to read: it acts only on a stop or a stale heartbeat.
+    Reader,
+}
 
 /// The name of this machine, as recorded for each writer.
 pub(crate) fn this_host() -> String {
@@ -33,123 +53,134 @@ pub(crate) fn this_host() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Whether process `pid` of this host still runs; `None` where the system
-/// gives no cheap answer, and the heartbeat decides alone.
-fn process_is_running(pid: u32) -> Option<bool> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // A zombie (Z) or dead (X) process has finished: it keeps its pid
-        // only until its parent reaps it.
-        Ok(stat) => {
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next());
-            Some(!matches!(state, Some('Z' | 'X')))
-        }
-        Err(_) => Some(false),
-    }
-}
-
 /// The rule of the module documentation.
-fn is_gone(writer: &WriterRow, host: &str, now: DateTime<Utc>, abandon_after: Duration) -> bool {
+fn is_gone(
+    writer: &WriterRow,
+    liveness: Liveness,
+    judge: Judge,
+    now: DateTime<Utc>,
+    abandon_after: Duration,
+) -> bool {
     if writer.stopped_at.is_some() {
-        return true;
-    }
-    if writer.host == host && process_is_running(writer.pid) == Some(false) {
         return true;
     }
     let silent = (now - writer.heartbeat_at)
         .to_std()
         .unwrap_or(Duration::ZERO);
-    silent > abandon_after
+    match (liveness, judge) {
+        (Liveness::Alive, _) => false,
+        (Liveness::Gone, Judge::Writer) => {
+            writer.lock_kind.as_deref() == Some(FILE_LOCK) || silent > abandon_after / 2
+        }
+        _ => silent > abandon_after,
+    }
+}
+
+/// The writers with open runs that `judge` finds gone.
+fn gone_writers(
+    db: &mut Database,
+    abandon_after: Duration,
+    judge: Judge,
+) -> Result<Vec<WriterRow>, Error> {
+    let now = Utc::now();
+    let mut gone = Vec::new();
+    for writer in writers_with_open_runs(db.exec())? {
+        let liveness = db.liveness(
+            &writer.writer_id,
+            writer.lock_kind.as_deref(),
+            judge == Judge::Writer,
+        )?;
+        if is_gone(&writer, liveness, judge, now, abandon_after) {
+            gone.push(writer);
+        }
+    }
+    Ok(gone)
 }
 
 /// Closes the runs of every writer that is gone; returns how many runs.
 /// Each writer's runs are closed in a transaction of their own.
-pub(crate) fn recover_abandoned(db: &mut Database, abandon_after: Duration) -> Result<u64, Error> {
-    let host = this_host();
+pub(crate) fn recover_abandoned(
+    db: &mut Database,
+    abandon_after: Duration,
+    judge: Judge,
+) -> Result<u64, Error> {
     let now = Utc::now();
     let mut closed = 0;
-    for writer in writers_with_open_runs(db.exec())? {
-        if is_gone(&writer, &host, now, abandon_after) {
-            closed += db.transaction(|tx| abandon_runs_of(tx, &writer, now))?;
-        }
+    for writer in gone_writers(db, abandon_after, judge)? {
+        closed += db.transaction(|tx| abandon_runs_of(tx, &writer, now))?;
     }
     Ok(closed)
+}
+
+/// How many open runs a reader would close, without writing anything: what
+/// a store that cannot write leaves open.
+pub(crate) fn count_abandoned(db: &mut Database, abandon_after: Duration) -> Result<u64, Error> {
+    let mut open = 0;
+    for writer in gone_writers(db, abandon_after, Judge::Reader)? {
+        open += open_run_count(db.exec(), &writer.writer_id)?;
+    }
+    Ok(open)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::liveness::SESSION_LOCK;
 
-    fn writer(host: &str, pid: u32, silent_for: chrono::Duration) -> WriterRow {
+    fn writer(lock_kind: Option<&str>, silent_for: chrono::Duration) -> WriterRow {
         WriterRow {
             writer_id: "w".into(),
-            host: host.into(),
-            pid,
+            host: "h".into(),
+            pid: 1,
             heartbeat_at: Utc::now() - silent_for,
             stopped_at: None,
+            lock_kind: lock_kind.map(str::to_owned),
         }
     }
 
-    #[test]
-    fn a_live_writer_with_a_fresh_heartbeat_is_not_gone() {
-        let me = writer(&this_host(), std::process::id(), chrono::Duration::zero());
-        assert!(!is_gone(
-            &me,
-            &this_host(),
-            Utc::now(),
-            DEFAULT_ABANDON_AFTER
-        ));
+    fn gone(w: &WriterRow, liveness: Liveness, judge: Judge) -> bool {
+        is_gone(w, liveness, judge, Utc::now(), DEFAULT_ABANDON_AFTER)
     }
 
     #[test]
-    fn a_stopped_writer_is_gone() {
-        let mut stopped = writer(&this_host(), std::process::id(), chrono::Duration::zero());
+    fn a_stopped_writer_is_gone_for_everyone() {
+        let mut stopped = writer(Some(FILE_LOCK), chrono::Duration::zero());
         stopped.stopped_at = Some(Utc::now());
-        assert!(is_gone(
-            &stopped,
-            &this_host(),
-            Utc::now(),
-            DEFAULT_ABANDON_AFTER
-        ));
+        assert!(gone(&stopped, Liveness::Unknown, Judge::Reader));
     }
 
     #[test]
-    fn a_silent_writer_elsewhere_is_gone_after_the_timeout() {
-        let remote = writer("elsewhere", 1, chrono::Duration::seconds(30));
-        assert!(!is_gone(
-            &remote,
-            &this_host(),
-            Utc::now(),
-            DEFAULT_ABANDON_AFTER
-        ));
-        let remote = writer("elsewhere", 1, chrono::Duration::seconds(61));
-        assert!(is_gone(
-            &remote,
-            &this_host(),
-            Utc::now(),
-            DEFAULT_ABANDON_AFTER
-        ));
+    fn a_held_lock_keeps_even_a_long_silent_writer_alive() {
+        let stalled = writer(Some(FILE_LOCK), chrono::Duration::hours(3));
+        assert!(!gone(&stalled, Liveness::Alive, Judge::Writer));
+        assert!(!gone(&stalled, Liveness::Alive, Judge::Reader));
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
-    fn a_dead_process_on_this_host_is_gone_at_once() {
-        // A child that has exited and been reaped leaves its pid unused.
-        let mut child = std::process::Command::new("true")
-            .spawn()
-            .expect("spawn true");
-        let pid = child.id();
-        child.wait().expect("wait");
-        let dead = writer(&this_host(), pid, chrono::Duration::zero());
-        assert!(is_gone(
-            &dead,
-            &this_host(),
-            Utc::now(),
-            DEFAULT_ABANDON_AFTER
-        ));
+    fn a_free_file_lock_is_proof_for_a_writer_only() {
+        let fresh = writer(Some(FILE_LOCK), chrono::Duration::zero());
+        assert!(gone(&fresh, Liveness::Gone, Judge::Writer));
+        // A reader never closes the runs of a writer with a fresh heartbeat.
+        assert!(!gone(&fresh, Liveness::Gone, Judge::Reader));
+        let silent = writer(Some(FILE_LOCK), chrono::Duration::seconds(61));
+        assert!(gone(&silent, Liveness::Gone, Judge::Reader));
+    }
+
+    #[test]
+    fn a_free_session_lock_needs_some_silence_too() {
+        let reconnecting = writer(Some(SESSION_LOCK), chrono::Duration::seconds(5));
+        assert!(!gone(&reconnecting, Liveness::Gone, Judge::Writer));
+        let dead = writer(Some(SESSION_LOCK), chrono::Duration::seconds(31));
+        assert!(gone(&dead, Liveness::Gone, Judge::Writer));
+    }
+
+    #[test]
+    fn without_a_lock_only_the_heartbeat_speaks() {
+        // An older writer, or one in another PID namespace of this host:
+        // no process id is trusted any more.
+        let quiet = writer(None, chrono::Duration::seconds(30));
+        assert!(!gone(&quiet, Liveness::Unknown, Judge::Writer));
+        let silent = writer(None, chrono::Duration::seconds(61));
+        assert!(gone(&silent, Liveness::Unknown, Judge::Writer));
     }
 }

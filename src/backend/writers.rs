@@ -20,6 +20,9 @@ pub(crate) struct WriterRow {
     pub(crate) pid: u32,
     pub(crate) heartbeat_at: DateTime<Utc>,
     pub(crate) stopped_at: Option<DateTime<Utc>>,
+    /// How it shows that it lives (see [`super::liveness`]); `None` for
+    /// writers of versions before such locks.
+    pub(crate) lock_kind: Option<String>,
 }
 
 /// What a writer reports with each heartbeat.
@@ -31,13 +34,14 @@ pub(crate) struct WriterCounts {
 
 pub(crate) fn register(db: &mut dyn Exec, writer: &WriterRow) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO history_writers (writer_id, host, pid, started_at, heartbeat_at) \
-         VALUES (?1, ?2, ?3, ?4, ?4)",
+        "INSERT INTO history_writers (writer_id, host, pid, started_at, heartbeat_at, lock_kind) \
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
         &[
             Param::text(writer.writer_id.as_str()),
             Param::text(writer.host.as_str()),
             Param::Int(Some(i64::from(writer.pid))),
             Param::from(writer.heartbeat_at),
+            Param::opt_text(&writer.lock_kind),
         ],
     )?;
     Ok(())
@@ -69,7 +73,7 @@ pub(crate) fn heartbeat(
 pub(crate) fn writers_with_open_runs(db: &mut dyn Exec) -> Result<Vec<WriterRow>, Error> {
     query(
         db,
-        "SELECT writer_id, host, pid, heartbeat_at, stopped_at FROM history_writers \
+        "SELECT writer_id, host, pid, heartbeat_at, stopped_at, lock_kind FROM history_writers \
          WHERE writer_id IN (SELECT writer_id FROM workflow_runs \
                              WHERE status IN ('PENDING', 'RUNNING'))",
         &[],
@@ -81,9 +85,22 @@ pub(crate) fn writers_with_open_runs(db: &mut dyn Exec) -> Result<Vec<WriterRow>
                 pid: u32::try_from(pid).unwrap_or(u32::MAX),
                 heartbeat_at: required(row.time(3, "heartbeat_at")?, "heartbeat_at")?,
                 stopped_at: row.time(4, "stopped_at")?,
+                lock_kind: row.text(5)?,
             })
         },
     )
+}
+
+/// How many runs `writer_id` has open.
+pub(crate) fn open_run_count(db: &mut dyn Exec, writer_id: &str) -> Result<u64, Error> {
+    let counts = query(
+        db,
+        "SELECT COUNT(*) FROM workflow_runs WHERE writer_id = ?1 \
+         AND status IN ('PENDING', 'RUNNING')",
+        &[Param::text(writer_id)],
+        |row| required(row.int(0)?, "count"),
+    )?;
+    Ok(counts.first().copied().unwrap_or(0).max(0) as u64)
 }
 
 /// An open run or step as found by recovery.

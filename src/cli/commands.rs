@@ -320,20 +320,20 @@ pub(crate) fn logs(
     let steps = store.get_steps(&list.run_id)?;
     let steps: Vec<&StepRun> = steps.iter().collect();
     let mut text = event_lines(&list.events, &steps, "", out.color);
-    if let Some(name) = &filter.step_name {
-        if !steps.iter().any(|s| &s.step_name == name) {
-            let known: Vec<&str> = steps.iter().map(|s| s.step_name.as_str()).collect();
-            let _ = writeln!(
-                text,
-                "note: run {} has no step named {name:?}; its steps: {}",
-                list.run_id,
-                if known.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            );
-        }
+    if let Some(name) = &filter.step_name
+        && !steps.iter().any(|s| &s.step_name == name)
+    {
+        let known: Vec<&str> = steps.iter().map(|s| s.step_name.as_str()).collect();
+        let _ = writeln!(
+            text,
+            "note: run {} has no step named {name:?}; its steps: {}",
+            list.run_id,
+            if known.is_empty() {
+                "(none)".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
     }
     Ok(text)
 }

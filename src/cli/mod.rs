@@ -109,13 +109,12 @@ fn run(config: Config, color: bool) -> Result<(), CliError> {
     let output = |json| Output { json, color };
     // Read-write when allowed, so runs a dead writer left open are closed
     // as abandoned before they are shown; read-only when the file is not
-    // writable by this user.
+    // writable by this user, and then said once.
+    let open = || HistoryStore::connect(db).map_err(CliError::open);
     let read = || {
-        match HistoryStore::connect(db) {
-            Err(Error::Open { .. }) => HistoryStore::connect_read_only(db),
-            opened => opened,
-        }
-        .map_err(CliError::open)
+        let store = open()?;
+        note_unrecovered(&store, db);
+        Ok::<_, CliError>(store)
     };
     let text = match config.action {
         Action::Runs { filter, json } => commands::runs(&read()?, &filter, output(json))?,
@@ -131,16 +130,30 @@ fn run(config: Config, color: bool) -> Result<(), CliError> {
             json,
         } => commands::stats(&read()?, &filter, by_workflow, output(json))?,
         Action::Prune { age, dry_run, json } => {
-            let store = if dry_run {
-                read()?
-            } else {
-                HistoryStore::connect(db).map_err(CliError::open)?
-            };
+            let store = if dry_run { read()? } else { open()? };
+            if !dry_run && store.is_read_only() {
+                return Err(CliError::open(Error::ReadOnly { path: db.into() }));
+            }
             commands::prune(&store, age, dry_run, output(json))?
         }
         Action::Serve { addr, admin_token } => return serve::serve(db, addr, admin_token),
     };
     print(&text)
+}
+
+/// Says, on stderr, that runs shown as running were left by writers that
+/// are gone, when the store could not close them.
+fn note_unrecovered(store: &HistoryStore, db: &str) {
+    let runs = store.abandoned_left_open();
+    if runs == 0 {
+        return;
+    }
+    let plural = if runs == 1 { "" } else { "s" };
+    let _ = writeln!(
+        std::io::stderr(),
+        "note: {runs} run{plural} shown as running belong to writers that are gone; \
+         {db} is read-only here, so they could not be closed as abandoned"
+    );
 }
 
 /// Writes the whole output at once. A closed pipe (`| head`) is the reader's

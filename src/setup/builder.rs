@@ -10,7 +10,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::stats::Counters;
-use crate::backend::recovery::{self, DEFAULT_ABANDON_AFTER};
+use crate::backend::recovery::{self, DEFAULT_ABANDON_AFTER, Judge};
 use crate::backend::writers::{WriterRow, register};
 use crate::backend::{Database, DatabaseTarget, OpenMode};
 use crate::capture::clock::TimeAnchor;
@@ -243,10 +243,11 @@ impl HistoryLayerBuilder {
     }
 
     /// When this writer starts, runs left open by another writer whose
-    /// heartbeat is older than this are closed as abandoned (a writer of this
-    /// host whose process has exited is abandoned at once). Keep it well
-    /// above the heartbeat interval of every writer of the database. By
-    /// default, this is [`HistoryLayer::DEFAULT_ABANDON_AFTER`].
+    /// heartbeat is older than this are closed as abandoned, unless that
+    /// writer's lock shows it alive (an SQLite writer whose process has
+    /// ended is abandoned at once). Keep it well above the heartbeat
+    /// interval of every writer of the database. By default, this is
+    /// [`HistoryLayer::DEFAULT_ABANDON_AFTER`].
     pub fn abandon_after(mut self, timeout: Duration) -> Self {
         self.abandon_after = timeout;
         self
@@ -274,23 +275,30 @@ impl HistoryLayerBuilder {
     ///
     /// # Errors
     /// [`Error::MissingDirectory`], [`Error::NotADatabase`],
-    /// [`Error::SchemaTooNew`], [`Error::Open`] or [`Error::Migration`] when
-    /// the database cannot be used; [`Error::Spawn`] if the thread cannot start.
+    /// [`Error::ReadOnly`], [`Error::SchemaTooNew`], [`Error::Open`] or
+    /// [`Error::Migration`] when the database cannot be used;
+    /// [`Error::WriterLock`] when the lock file beside an SQLite database
+    /// cannot be made; [`Error::Spawn`] if the thread cannot start.
     pub fn build(self) -> Result<(HistoryLayer, HistoryGuard), Error> {
         let target = match self.destination {
             Destination::Target(target) => target,
             Destination::Url(url) => url.parse()?,
         };
         let mut db = Database::open(&target, OpenMode::Create)?;
+        let writer_id = Uuid::now_v7().to_string();
+        // Locked before it is registered: no other process ever sees this
+        // writer without the lock that shows it alive.
+        let lock_kind = db.hold_writer_lock(&writer_id)?;
         let registration = WriterRow {
-            writer_id: Uuid::now_v7().to_string(),
+            writer_id,
             host: recovery::this_host(),
             pid: std::process::id(),
             heartbeat_at: Utc::now(),
             stopped_at: None,
+            lock_kind: Some(lock_kind.to_owned()),
         };
         register(db.exec(), &registration)?;
-        recovery::recover_abandoned(&mut db, self.abandon_after)?;
+        recovery::recover_abandoned(&mut db, self.abandon_after, Judge::Writer)?;
 
         let (sender, main) = crossbeam_channel::bounded(self.queue_capacity);
         let (overflow_sender, overflow) = crossbeam_channel::bounded(self.queue_capacity);

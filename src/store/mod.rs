@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use crate::Error;
 use crate::backend::exec::{query, query_opt, required};
 use crate::backend::param::Param;
+use crate::backend::recovery::{self, Judge};
 use crate::backend::tables::{EVENTS, RUNS, STEPS, event_from_row, run_from_row, step_from_row};
-use crate::backend::{Database, DatabaseTarget, OpenMode, recovery, retention};
+use crate::backend::{Database, DatabaseTarget, OpenMode, retention};
 use crate::model::{RunEvent, RunFilter, RunStatistics, StepRun, WorkflowRun};
 use filter::{FINISHED, filter_conditions};
 
@@ -41,6 +42,9 @@ const DELETE_CHUNK: u32 = 1000;
 #[derive(Debug)]
 pub struct HistoryStore {
     db: Mutex<Database>,
+    /// Runs of writers that are gone, left open because this store cannot
+    /// write.
+    abandoned_left_open: u64,
 }
 
 impl HistoryStore {
@@ -48,12 +52,15 @@ impl HistoryStore {
     /// written by an older version.
     ///
     /// Runs left open by writers that are gone are closed as abandoned
-    /// first (see [`HistoryStore::recover_abandoned`]), so a reader never
-    /// shows a dead process's run as still running.
+    /// first (see [`HistoryStore::recover_abandoned`]), so a reader does not
+    /// show a dead process's run as still running. A file this process may
+    /// only read is opened read-only: reading works, and what recovery would
+    /// have closed is counted in [`HistoryStore::abandoned_left_open`].
     ///
     /// # Errors
     /// [`Error::NotFound`] if there is no file (a mistyped path is not an
     /// empty history), [`Error::NotADatabase`], [`Error::SchemaTooNew`],
+    /// [`Error::SchemaTooOld`] (an old schema in a read-only file),
     /// [`Error::Open`].
     pub fn open_sqlite(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::open(
@@ -83,19 +90,50 @@ impl HistoryStore {
 
     fn open(target: &DatabaseTarget, mode: OpenMode) -> Result<Self, Error> {
         let mut db = Database::open(target, mode)?;
-        if mode != OpenMode::ReadOnly {
-            recovery::recover_abandoned(&mut db, recovery::DEFAULT_ABANDON_AFTER)?;
-        }
-        Ok(HistoryStore { db: Mutex::new(db) })
+        let abandon_after = recovery::DEFAULT_ABANDON_AFTER;
+        let abandoned_left_open = if db.is_read_only() {
+            recovery::count_abandoned(&mut db, abandon_after)?
+        } else {
+            recovery::recover_abandoned(&mut db, abandon_after, Judge::Reader)?;
+            0
+        };
+        Ok(HistoryStore {
+            db: Mutex::new(db),
+            abandoned_left_open,
+        })
+    }
+
+    /// Whether this store cannot write: opened read-only, or on a database
+    /// file this process may only read.
+    pub fn is_read_only(&self) -> bool {
+        self.db().is_read_only()
+    }
+
+    /// How many runs, when the store was opened, belonged to writers that
+    /// are gone but were left `RUNNING` because this store cannot write
+    /// (see [`HistoryStore::recover_abandoned`]); 0 for a store that can.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
+    /// if store.abandoned_left_open() > 0 {
+    ///     eprintln!("some runs shown as running were abandoned by their writer");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn abandoned_left_open(&self) -> u64 {
+        self.abandoned_left_open
     }
 
     /// Closes the runs (and their open steps) left open by writers that are
     /// gone as `FAILED` with error category `ABANDONED`, writing their
     /// status-change events; returns how many runs were closed.
     ///
-    /// A writer is gone when it recorded its stop, when its process on this
-    /// host has exited, or when its last heartbeat is older than
-    /// `abandon_after`.
+    /// A writer is gone when it recorded its stop, or when its last heartbeat
+    /// is older than `abandon_after` and its lock does not show it alive. A
+    /// store is a reader: it never closes the runs of a writer whose
+    /// heartbeat is fresh (a starting writer may, when the writer's lock
+    /// proves it gone).
     ///
     /// ```no_run
     /// # fn docs() -> Result<(), workflow_history::Error> {
@@ -105,7 +143,7 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn recover_abandoned(&self, abandon_after: std::time::Duration) -> Result<u64, Error> {
-        recovery::recover_abandoned(&mut self.db(), abandon_after)
+        recovery::recover_abandoned(&mut self.db(), abandon_after, Judge::Reader)
     }
 
     /// Opens an existing SQLite history database for reading only: the

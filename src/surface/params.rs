@@ -362,13 +362,13 @@ impl FilterParams<'_> {
         };
         let since = time(Param::Since, self.since)?;
         let until = time(Param::Until, self.until)?;
-        if let (Some(since), Some(until)) = (since, until) {
-            if since > until {
-                return Err(ParamError::new(
-                    Param::Since,
-                    format!("{since} is after until ({until}): the range is empty"),
-                ));
-            }
+        if let (Some(since), Some(until)) = (since, until)
+            && since > until
+        {
+            return Err(ParamError::new(
+                Param::Since,
+                format!("{since} is after until ({until}): the range is empty"),
+            ));
         }
         Ok(RunFilter {
             workflow_name: given(self.workflow_name).map(str::to_owned),

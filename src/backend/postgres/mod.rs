@@ -15,6 +15,7 @@ use chrono::Utc;
 
 use super::OpenMode;
 use super::exec::Exec;
+use super::liveness::Liveness;
 use super::target::redact;
 use crate::Error;
 use crate::backend::migrations::{self as schema, POSTGRES_MIGRATIONS, SCHEMA_VERSION};
@@ -44,6 +45,9 @@ struct Session {
     read_only: bool,
     /// Lock wait and statement limits (see [`Connection::limit_waits`]).
     limits: Option<(Duration, Duration)>,
+    /// The advisory lock that shows this writer alive (see
+    /// [`crate::backend::liveness`]).
+    writer_lock: Option<(i32, i32)>,
 }
 
 impl Session {
@@ -59,6 +63,9 @@ impl Session {
                 millis(lock),
                 millis(statement)
             ));
+        }
+        if let Some((namespace, key)) = self.writer_lock {
+            setup.push_str(&format!("SELECT pg_advisory_lock({namespace}, {key});"));
         }
         if !setup.is_empty() {
             client.batch_execute(&setup)?;
@@ -123,7 +130,7 @@ impl Connection {
         }
         let session = Session {
             read_only: mode == OpenMode::ReadOnly,
-            limits: None,
+            ..Session::default()
         };
         session.prepare(&mut client)?;
         Ok(Connection {
@@ -145,6 +152,33 @@ impl Connection {
             Some(client) if !client.is_closed() => self.session.prepare(client),
             _ => Ok(()),
         }
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.session.read_only
+    }
+
+    /// Takes the session advisory lock `key` now and after every
+    /// reconnection, for as long as the connection lives.
+    pub(crate) fn hold_session_lock(&mut self, key: (i32, i32)) -> Result<(), Error> {
+        self.session.writer_lock = Some(key);
+        self.client()?
+            .execute("SELECT pg_advisory_lock($1, $2)", &[&key.0, &key.1])?;
+        Ok(())
+    }
+
+    /// Whether another session holds the advisory lock `key`: taking it
+    /// for a moment tells, and it is given back at once.
+    pub(crate) fn session_lock_liveness(&mut self, key: (i32, i32)) -> Result<Liveness, Error> {
+        let client = self.client()?;
+        let taken: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&key.0, &key.1])?
+            .try_get(0)?;
+        if !taken {
+            return Ok(Liveness::Alive);
+        }
+        client.execute("SELECT pg_advisory_unlock($1, $2)", &[&key.0, &key.1])?;
+        Ok(Liveness::Gone)
     }
 
     /// The client, reconnected first if the server closed the connection.

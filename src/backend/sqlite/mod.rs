@@ -18,37 +18,51 @@ pub(crate) use write::write_batch;
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens a read-write connection with the pragmas the writer and store rely
-/// on, and brings the schema up to date.
+/// Opens a connection for `mode`, with the pragmas the writer and store
+/// rely on, and brings the schema up to date.
+///
+/// [`OpenMode::Existing`] falls back to a read-only connection on a file
+/// this process may only read; [`OpenMode::Create`] (a writer) fails then.
 pub(crate) fn open(path: &Path, mode: OpenMode) -> Result<Connection, Error> {
-    if mode == OpenMode::ReadOnly {
-        return open_read_only(path);
+    match mode {
+        OpenMode::Create => open_writable(path, true),
+        OpenMode::Existing => match open_writable(path, false) {
+            Err(Error::ReadOnly { .. }) => open_read_only(path),
+            opened => opened,
+        },
+        OpenMode::ReadOnly => open_read_only(path),
     }
+}
+
+fn open_writable(path: &Path, create: bool) -> Result<Connection, Error> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if !path.exists() {
-        match mode {
-            OpenMode::Existing | OpenMode::ReadOnly => {
-                return Err(Error::NotFound {
-                    path: path.to_owned(),
-                });
-            }
-            OpenMode::Create => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    if !dir.is_dir() {
-                        return Err(Error::MissingDirectory {
-                            path: path.to_owned(),
-                            dir: dir.to_owned(),
-                        });
-                    }
-                }
-                flags |= OpenFlags::SQLITE_OPEN_CREATE;
-            }
+        if !create {
+            return Err(Error::NotFound {
+                path: path.to_owned(),
+            });
         }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::MissingDirectory {
+                path: path.to_owned(),
+                dir: dir.to_owned(),
+            });
+        }
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let mut conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
         path: path.to_owned(),
         source,
     })?;
+    // SQLite opens a file it may not write read-only, without a word, and
+    // fails at the first write (or the first read of a WAL database).
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(Error::ReadOnly {
+            path: path.to_owned(),
+        });
+    }
     conn.busy_timeout(BUSY_TIMEOUT)?;
     ensure_is_database(&conn, path)?;
     // Switching a new file to WAL takes an exclusive lock, which SQLite
@@ -80,7 +94,30 @@ fn when_not_busy<T>(mut step: impl FnMut() -> Result<T, Error>) -> Result<T, Err
     }
 }
 
+/// A connection that cannot write. A database of an older schema is first
+/// migrated through a short read-write connection, when this process may
+/// write it.
 fn open_read_only(path: &Path) -> Result<Connection, Error> {
+    let conn = read_only_connection(path)?;
+    match schema::applied_version(&conn)? {
+        found if found == schema::SCHEMA_VERSION => Ok(conn),
+        found => {
+            schema::refuse_newer(found)?;
+            drop(conn);
+            drop(open_writable(path, false).map_err(|e| match e {
+                Error::ReadOnly { path } => Error::SchemaTooOld {
+                    path,
+                    found,
+                    supported: schema::SCHEMA_VERSION,
+                },
+                other => other,
+            })?);
+            read_only_connection(path)
+        }
+    }
+}
+
+fn read_only_connection(path: &Path) -> Result<Connection, Error> {
     if !path.exists() {
         return Err(Error::NotFound {
             path: path.to_owned(),
@@ -91,14 +128,64 @@ fn open_read_only(path: &Path) -> Result<Connection, Error> {
         path: path.to_owned(),
         source,
     })?;
-    ensure_is_database(&conn, path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    if schema::is_current(&conn)? {
-        return Ok(conn);
+    match ensure_is_database(&conn, path) {
+        // A WAL database needs its shared-memory index (`-shm`), which a
+        // reader that may not write the directory cannot create when no
+        // writer is there to have made it. Without a write-ahead log the
+        // whole database is in the main file: read it as it is.
+        Err(Error::Open { source, .. })
+            if cannot_make_wal_index(&source) && !sidecar(path, "-wal").exists() =>
+        {
+            drop(conn);
+            immutable_connection(path)
+        }
+        checked => checked.map(|()| conn),
     }
-    drop(conn);
-    drop(open(path, OpenMode::Existing)?);
-    open_read_only(path)
+}
+
+/// Whether opening failed for want of the WAL index file.
+fn cannot_make_wal_index(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+    )
+}
+
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The file opened with SQLite's `immutable` flag: no locks and no WAL
+/// index, for a database nobody is writing.
+fn immutable_connection(path: &Path) -> Result<Connection, Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    let conn = Connection::open_with_flags(&uri, flags).map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    ensure_is_database(&conn, path)?;
+    Ok(conn)
+}
+
+/// A path as the path of a `file:` URI: the characters a URI gives a
+/// meaning to are percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'?' | b'#' | b'%' | b'&' | b'=' | b' ' | 0x80..=0xff => {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+            _ => out.push(char::from(*byte)),
+        }
+    }
+    out
 }
 
 /// Reads the schema before anything writes: a file that is not SQLite fails

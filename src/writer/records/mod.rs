@@ -320,16 +320,16 @@ impl Records {
             StepStatus::Running.as_str(),
             step.status.as_str(),
         ));
-        if step.status == StepStatus::Failed {
-            if let Some(run) = self.runs.get_mut(&open.run) {
-                run.failed_step.get_or_insert_with(|| {
-                    let why = step.error.as_deref().unwrap_or("failed");
-                    (
-                        format!("step '{}' failed: {why}", step.step_name),
-                        step.error_category.clone(),
-                    )
-                });
-            }
+        if step.status == StepStatus::Failed
+            && let Some(run) = self.runs.get_mut(&open.run)
+        {
+            run.failed_step.get_or_insert_with(|| {
+                let why = step.error.as_deref().unwrap_or("failed");
+                (
+                    format!("step '{}' failed: {why}", step.step_name),
+                    step.error_category.clone(),
+                )
+            });
         }
         open.closed = true;
         mark(&mut open.dirty, &mut self.dirty_steps, key);
