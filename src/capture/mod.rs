@@ -10,8 +10,10 @@ mod panic;
 mod visit;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crossbeam_channel::{Sender, TrySendError};
+use smallvec::SmallVec;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -51,10 +53,24 @@ pub(crate) use panic::install_hook as install_panic_hook;
 /// ```
 #[derive(Debug)]
 pub struct HistoryLayer {
+    /// Tells this layer's state in a span's extensions from another
+    /// history layer's in the same subscriber.
+    id: LayerId,
     sending: Sending,
     counters: Arc<Counters>,
     config: CaptureConfig,
     clock: ClockSource,
+}
+
+/// Numbers the history layers of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LayerId(u32);
+
+impl LayerId {
+    fn next() -> LayerId {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        LayerId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// The layer's ends of the writer's queues, and what to do when full.
@@ -78,8 +94,26 @@ pub(crate) struct CaptureConfig {
     pub(crate) error_events_fail: bool,
 }
 
-/// A tracked span's state, kept in its extensions.
+/// A span's state for each history layer that tracks it, kept in its
+/// extensions: one entry in all but unusual subscribers, so it stays
+/// inline. (Extensions hold one value per type, so several layers share
+/// this one, each finding its own entry.)
+#[derive(Default)]
+struct TrackedBy(SmallVec<[Tracked; 1]>);
+
+impl TrackedBy {
+    fn get(&self, layer: LayerId) -> Option<&Tracked> {
+        self.0.iter().find(|t| t.layer == layer)
+    }
+
+    fn get_mut(&mut self, layer: LayerId) -> Option<&mut Tracked> {
+        self.0.iter_mut().find(|t| t.layer == layer)
+    }
+}
+
+/// A tracked span's state for one layer.
 struct Tracked {
+    layer: LayerId,
     key: SpanKey,
     /// The run the span belongs to: itself for a run.
     run: SpanKey,
@@ -113,6 +147,7 @@ impl HistoryLayer {
         clock: ClockSource,
     ) -> Self {
         HistoryLayer {
+            id: LayerId::next(),
             sending,
             counters,
             config,
@@ -177,29 +212,33 @@ where
     None
 }
 
-/// The key and run of `span` if it is tracked.
-fn tracked<S>(span: &SpanRef<'_, S>) -> Option<(SpanKey, SpanKey)>
-where
-    S: for<'l> LookupSpan<'l>,
-{
-    if !is_tracked_name(span.name()) {
-        return None;
+impl HistoryLayer {
+    /// The key and run of `span` if this layer tracks it.
+    fn tracked<S>(&self, span: &SpanRef<'_, S>) -> Option<(SpanKey, SpanKey)>
+    where
+        S: for<'l> LookupSpan<'l>,
+    {
+        if !is_tracked_name(span.name()) {
+            return None;
+        }
+        let extensions = span.extensions();
+        let tracked = extensions.get::<TrackedBy>()?.get(self.id)?;
+        Some((tracked.key, tracked.run))
     }
-    span.extensions().get::<Tracked>().map(|t| (t.key, t.run))
-}
 
-/// The key of `span` if it is tracked and the writer knows of it: it has
-/// been entered and its start was not dropped.
-fn entered_key<S>(span: &SpanRef<'_, S>) -> Option<SpanKey>
-where
-    S: for<'l> LookupSpan<'l>,
-{
-    if !is_tracked_name(span.name()) {
-        return None;
+    /// The key of `span` if this layer tracks it and its writer knows of
+    /// it: it has been entered and its start was not dropped.
+    fn entered_key<S>(&self, span: &SpanRef<'_, S>) -> Option<SpanKey>
+    where
+        S: for<'l> LookupSpan<'l>,
+    {
+        if !is_tracked_name(span.name()) {
+            return None;
+        }
+        let extensions = span.extensions();
+        let tracked = extensions.get::<TrackedBy>()?.get(self.id)?;
+        (tracked.pending.is_none() && !tracked.dropped).then_some(tracked.key)
     }
-    let extensions = span.extensions();
-    let tracked = extensions.get::<Tracked>()?;
-    (tracked.pending.is_none() && !tracked.dropped).then_some(tracked.key)
 }
 
 impl<S> Layer<S> for HistoryLayer
@@ -216,7 +255,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let enclosing = span
             .parent()
-            .and_then(|parent| nearest(Some(parent), tracked));
+            .and_then(|parent| nearest(Some(parent), |s| self.tracked(s)));
         let key = SpanKey::next();
         let (lineage, run) = match (is_run, enclosing) {
             (true, enclosing) => (
@@ -238,6 +277,7 @@ where
         let mut fields = Fields::new();
         attrs.record(&mut self.collect(&mut fields));
         let tracked = Tracked {
+            layer: self.id,
             key,
             run,
             pending: Some(Pending {
@@ -249,8 +289,10 @@ where
             dropped: false,
         };
         let mut extensions = span.extensions_mut();
-        if extensions.get_mut::<Tracked>().is_none() {
-            extensions.insert(tracked);
+        match extensions.get_mut::<TrackedBy>() {
+            Some(by) if by.get(self.id).is_none() => by.0.push(tracked),
+            Some(_) => {}
+            None => extensions.insert(TrackedBy(smallvec::smallvec![tracked])),
         }
     }
 
@@ -260,7 +302,10 @@ where
             return;
         }
         let mut extensions = span.extensions_mut();
-        let Some(tracked) = extensions.get_mut::<Tracked>() else {
+        let Some(tracked) = extensions
+            .get_mut::<TrackedBy>()
+            .and_then(|by| by.get_mut(self.id))
+        else {
             return;
         };
         if let Some(pending) = &mut tracked.pending {
@@ -291,7 +336,8 @@ where
         let first_enter = {
             let mut extensions = span.extensions_mut();
             extensions
-                .get_mut::<Tracked>()
+                .get_mut::<TrackedBy>()
+                .and_then(|by| by.get_mut(self.id))
                 .and_then(|tracked| Some((tracked.key, tracked.pending.take()?)))
         };
         if let Some((key, pending)) = first_enter {
@@ -305,7 +351,11 @@ where
                 fields: pending.fields,
             }));
             if !opened {
-                if let Some(tracked) = span.extensions_mut().get_mut::<Tracked>() {
+                if let Some(tracked) = span
+                    .extensions_mut()
+                    .get_mut::<TrackedBy>()
+                    .and_then(|by| by.get_mut(self.id))
+                {
                     tracked.dropped = true;
                 }
                 return;
@@ -325,7 +375,7 @@ where
         if !std::thread::panicking() {
             return;
         }
-        let Some(key) = ctx.span(id).as_ref().and_then(entered_key) else {
+        let Some(key) = ctx.span(id).and_then(|s| self.entered_key(&s)) else {
             return;
         };
         self.send(Msg::Panicked {
@@ -335,7 +385,7 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let Some(key) = ctx.span(&id).as_ref().and_then(entered_key) else {
+        let Some(key) = ctx.span(&id).and_then(|s| self.entered_key(&s)) else {
             return;
         };
         if std::thread::panicking() {
@@ -365,7 +415,7 @@ where
         {
             return;
         }
-        let Some(span) = nearest(ctx.event_span(event), entered_key) else {
+        let Some(span) = nearest(ctx.event_span(event), |s| self.entered_key(s)) else {
             return;
         };
         let mut fields = Fields::new();
