@@ -16,9 +16,46 @@ use crate::model::JsonMap;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
-/// PostgreSQL stores no NUL character, in `text` or in `jsonb`: it rejects
-/// the whole statement, and with it a whole batch. A NUL is stored as U+FFFD
-/// (the replacement character) instead; SQLite keeps it.
+/// JSON text for a `jsonb` column, written so it reads back as it went in.
+///
+/// - `jsonb` keeps a number as `numeric`, with the scale its text spells:
+///   `1e16` would come back as the integer `10000000000000000`. A float
+///   with no fraction is therefore written with one (`10000000000000000.0`),
+///   and comes back a float. (`numeric` has no negative zero: `-0.0` comes
+///   back as `0.0`.)
+/// - PostgreSQL stores no NUL character, in `text` or in `jsonb`, and would
+///   refuse the whole statement (and with it a whole batch): a NUL in a key
+///   or a string is written as U+FFFD, the replacement character, instead.
+struct JsonbFormatter;
+
+impl serde_json::ser::Formatter for JsonbFormatter {
+    fn write_f64<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f64,
+    ) -> std::io::Result<()> {
+        if value.is_finite() && value.fract() == 0.0 {
+            // Every digit of the integer, then the fraction that keeps it a float.
+            write!(writer, "{value:.1}")
+        } else {
+            serde_json::ser::CompactFormatter.write_f64(writer, value)
+        }
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        match escape {
+            serde_json::ser::CharEscape::AsciiControl(0) => writer.write_all(b"\\ufffd"),
+            other => serde_json::ser::CompactFormatter.write_char_escape(writer, other),
+        }
+    }
+}
+
+/// PostgreSQL stores no NUL character in `text` either: as in JSON, it is
+/// stored as U+FFFD. SQLite keeps it.
 const NUL_REPLACEMENT: &str = "\u{FFFD}";
 
 fn without_nul(text: &str) -> Cow<'_, str> {
@@ -29,19 +66,17 @@ fn without_nul(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// The map with every NUL in its keys and strings replaced, nested ones too.
-fn json_without_nul(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => Value::String(without_nul(s).into_owned()),
-        Value::Array(items) => Value::Array(items.iter().map(json_without_nul).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (without_nul(k).into_owned(), json_without_nul(v)))
-                .collect(),
-        ),
-        other => other.clone(),
+/// Writes `map` as `jsonb` (a version byte, then the text) or `json`.
+fn json_to_sql(map: &JsonMap, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    use bytes::BufMut;
+    if *ty == Type::JSONB {
+        out.put_u8(1);
+    } else if *ty != Type::JSON {
+        return Err(format!("a JSON object cannot be stored as {ty}").into());
     }
+    let mut serializer = serde_json::Serializer::with_formatter(out.writer(), JsonbFormatter);
+    serde::Serialize::serialize(map, &mut serializer)?;
+    Ok(IsNull::No)
 }
 
 impl ToSql for Param<'_> {
@@ -52,10 +87,7 @@ impl ToSql for Param<'_> {
             Param::Float(v) => v.to_sql_checked(ty, out),
             Param::Bool(v) => v.to_sql_checked(ty, out),
             Param::Time(v) => v.to_sql_checked(ty, out),
-            Param::Json(map) => {
-                json_without_nul(&serde_json::Value::Object(map.clone().into_owned()))
-                    .to_sql_checked(ty, out)
-            }
+            Param::Json(map) => json_to_sql(map, ty, out),
         }
     }
 
@@ -169,14 +201,34 @@ impl Row for postgres::Row {
 mod tests {
     use super::*;
 
+    fn jsonb_text(value: serde_json::Value) -> String {
+        let serde_json::Value::Object(map) = value else {
+            panic!("an object")
+        };
+        let mut out = BytesMut::new();
+        json_to_sql(&map, &Type::JSON, &mut out).unwrap();
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
     #[test]
     fn nul_is_replaced_everywhere_in_json() {
         let value = serde_json::json!({"a\u{0}": ["x\u{0}y", {"k": "\u{0}"}], "n": 1});
+        let text = jsonb_text(value);
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
-            json_without_nul(&value),
+            back,
             serde_json::json!({"a\u{FFFD}": ["x\u{FFFD}y", {"k": "\u{FFFD}"}], "n": 1})
         );
         assert!(matches!(without_nul("plain"), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn integral_floats_are_written_with_a_fraction() {
+        let text = jsonb_text(serde_json::json!({"f": 1e16, "g": 2.5, "i": 7, "z": -0.0}));
+        assert_eq!(text, r#"{"f":10000000000000000.0,"g":2.5,"i":7,"z":-0.0}"#);
+        let huge = jsonb_text(serde_json::json!({"f": f64::MAX}));
+        let back: serde_json::Value = serde_json::from_str(&huge).unwrap();
+        assert_eq!(back["f"].as_f64(), Some(f64::MAX));
     }
 
     #[test]
