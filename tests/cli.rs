@@ -710,3 +710,43 @@ fn a_file_the_user_may_only_read_is_read_and_recovery_is_skipped_with_a_note() {
     let err = fails(prune, 1);
     assert!(err.contains("read-only"), "{err}");
 }
+
+#[test]
+fn recorded_text_cannot_write_to_the_terminal() {
+    let db = support::TestDb::new();
+    // Escape sequences that would clear the screen, retitle the terminal or
+    // reverse the text that follows, in every kind of recorded text.
+    const HOSTILE: &str = "\x1b[2J\x1b]0;pwned\x07\u{202e}evil\r\x08";
+    db.record(|| {
+        tracing::info_span!(
+            "workflow",
+            workflow = HOSTILE,
+            run_id = "hostile",
+            note = HOSTILE
+        )
+        .in_scope(|| {
+            tracing::info_span!("step", step = HOSTILE).in_scope(|| {
+                tracing::info!(detail = HOSTILE, "{HOSTILE}");
+                workflow_history::fail_with_category(HOSTILE, HOSTILE);
+            });
+        });
+    });
+    for args in [
+        &["runs"][..],
+        &["show", "hostile"],
+        &["logs", "hostile"],
+        &["stats", "--by", "workflow"],
+    ] {
+        let output = run_on(&db.path, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let text = stdout(&output);
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|c| (c.is_control() && *c != '\n') || *c == '\u{202e}')
+            .collect();
+        assert!(raw.is_empty(), "{args:?} printed raw {raw:?}:\n{text}");
+    }
+    // Escaped, not dropped: the user still sees what was recorded.
+    let shown = stdout(&run_on(&db.path, &["show", "hostile"]));
+    assert!(shown.contains(r"\u{1b}[2J"), "{shown}");
+}

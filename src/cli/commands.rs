@@ -119,18 +119,11 @@ pub(crate) fn show(store: &HistoryStore, run_id: &str, out: Output) -> Result<St
         text,
         "{} {}",
         render::paint("run", Some(Style::Bold), color),
-        run.run_id
+        render::escape(run.run_id.clone())
     );
     let mut facts: Vec<(&str, String)> = vec![
         ("workflow", run.workflow_name.clone()),
-        (
-            "status",
-            render::paint(
-                run.status.as_str(),
-                Some(Style::of_status(run.status.as_str())),
-                color,
-            ),
-        ),
+        ("status", run.status.as_str().to_owned()),
     ];
     let optional = [
         ("domain", run.domain.clone()),
@@ -149,12 +142,13 @@ pub(crate) fn show(store: &HistoryStore, run_id: &str, out: Output) -> Result<St
     ];
     facts.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?))));
     for (key, value) in facts {
-        let value = if key == "error" {
-            render::paint(&value, Some(Style::Red), color)
-        } else {
-            value
+        let value = render::escape(value);
+        let style = match key {
+            "status" => Some(Style::of_status(run.status.as_str())),
+            "error" => Some(Style::Red),
+            _ => None,
         };
-        let _ = writeln!(text, "  {key:<14}{value}");
+        let _ = writeln!(text, "  {key:<14}{}", render::paint(&value, style, color));
     }
     for (title, map) in [
         ("params", &run.params),
@@ -327,11 +321,11 @@ pub(crate) fn logs(
         let _ = writeln!(
             text,
             "note: run {} has no step named {name:?}; its steps: {}",
-            list.run_id,
+            render::escape(list.run_id.clone()),
             if known.is_empty() {
                 "(none)".to_owned()
             } else {
-                known.join(", ")
+                render::escape(known.join(", "))
             }
         );
     }

@@ -98,7 +98,8 @@ pub(crate) fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {err}");
+            // Errors quote run ids and names, which are recorded text too.
+            let _ = writeln!(stderr, "error: {}", render::escape(err.to_string()));
             ExitCode::from(err.exit_code())
         }
     }

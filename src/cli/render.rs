@@ -75,7 +75,7 @@ pub(crate) struct Cell {
 impl Cell {
     pub(crate) fn styled(text: impl Into<String>, style: Style) -> Self {
         Cell {
-            text: text.into(),
+            text: escape(text.into()),
             style: Some(style),
         }
     }
@@ -83,7 +83,10 @@ impl Cell {
 
 impl From<String> for Cell {
     fn from(text: String) -> Self {
-        Cell { text, style: None }
+        Cell {
+            text: escape(text),
+            style: None,
+        }
     }
 }
 
@@ -143,6 +146,33 @@ impl Table {
         }
         out
     }
+}
+
+/// Whether `c` could act on a terminal rather than show: control
+/// characters (C0, DEL, C1) and the bidirectional overrides that reorder
+/// what follows them.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Recorded text made safe to print: every character that could act on
+/// the terminal is shown as its escape (`\n`, `\u{1b}`), as the `fmt`
+/// layer does, so a recorded value can neither rewrite the screen nor
+/// hide what it says.
+pub(crate) fn escape(text: String) -> String {
+    if !text.chars().any(is_unsafe) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Display width, counting characters (good enough for ids and names).
@@ -238,11 +268,12 @@ pub(crate) fn fields(map: &workflow_history::JsonMap, indent: &str) -> String {
     if map.is_empty() {
         return format!("{indent}(none)\n");
     }
-    let key_width = map.keys().map(|k| width(k)).max().unwrap_or(0);
+    let keys: Vec<String> = map.keys().map(|k| escape(k.clone())).collect();
+    let key_width = keys.iter().map(|k| width(k)).max().unwrap_or(0);
     let mut out = String::new();
-    for (key, value) in map {
+    for (key, value) in keys.iter().zip(map.values()) {
         let pad = " ".repeat(key_width - width(key));
-        let _ = writeln!(out, "{indent}{key}{pad} = {value}");
+        let _ = writeln!(out, "{indent}{key}{pad} = {}", escape(value.to_string()));
     }
     out
 }
@@ -286,6 +317,15 @@ mod tests {
         assert_eq!(timeline(t(0), t(10), Some(t(0)), Some(t(0)), 4), "█···");
         assert_eq!(timeline(t(0), t(10), Some(t(10)), Some(t(10)), 4), "···█");
         assert_eq!(timeline(t(0), t(10), None, None, 3), "···");
+    }
+
+    #[test]
+    fn escapes_show_what_would_act_on_a_terminal() {
+        assert_eq!(escape("plain ünï".into()), "plain ünï");
+        assert_eq!(escape("a\x1b[2Jb\n".into()), "a\\u{1b}[2Jb\\n");
+        assert_eq!(escape("\u{202e}x".into()), "\\u{202e}x");
+        let cell = Cell::from("\x07".to_owned());
+        assert_eq!(cell.text, "\\u{7}");
     }
 
     #[test]
