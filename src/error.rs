@@ -129,6 +129,9 @@ pub enum Error {
     /// A database URL this build cannot use.
     #[error("unsupported database: {0}")]
     UnsupportedUrl(String),
+    /// Text that is not a listing cursor (see [`RunCursor`](crate::RunCursor)).
+    #[error("not a listing cursor: {0:?}")]
+    InvalidCursor(String),
     /// A status name that is not one of the known statuses.
     #[error("unknown status {0:?}")]
     InvalidStatus(String),

@@ -422,6 +422,40 @@ impl RunCursor {
     }
 }
 
+/// The cursor as text, for a URL or a command line:
+/// `<started_at in microseconds since 1970>_<run_id>`.
+///
+/// ```
+/// use workflow_history::RunCursor;
+/// let cursor: RunCursor = "1736498400123456_0193-a_b".parse()?;
+/// assert_eq!(cursor.run_id, "0193-a_b");
+/// assert_eq!(cursor.to_string(), "1736498400123456_0193-a_b");
+/// # Ok::<(), workflow_history::Error>(())
+/// ```
+impl fmt::Display for RunCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.started_at.timestamp_micros(), self.run_id)
+    }
+}
+
+impl FromStr for RunCursor {
+    type Err = crate::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || crate::Error::InvalidCursor(text.to_owned());
+        let (micros, run_id) = text.split_once('_').ok_or_else(bad)?;
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        let started_at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+        if run_id.is_empty() {
+            return Err(bad());
+        }
+        Ok(RunCursor {
+            started_at,
+            run_id: run_id.to_owned(),
+        })
+    }
+}
+
 impl RunFilter {
     /// The default page size of a listing.
     pub const DEFAULT_LIMIT: u32 = 100;

@@ -181,10 +181,23 @@ fn runs_json_has_the_documented_fields_and_pages() {
     assert_eq!(ids(&second), fx.newest_first()[2..4]);
     assert_eq!(second["total"], 7);
     let text = ok(&fx, &["runs", "--limit", "2", "--offset", "2"]);
+    let next = second["next"]
+        .as_str()
+        .expect("a full page has a next cursor");
     assert!(
-        text.ends_with("3-4 of 7 runs; next page: --offset 4\n"),
+        text.ends_with(&format!("3-4 of 7 runs; next page: --after {next}\n")),
         "{text}"
     );
+    // The cursor walks on from there, whatever the depth.
+    let third = json(&fx, &["runs", "--limit", "2", "--after", next]);
+    assert_eq!(ids(&third), fx.newest_first()[4..6]);
+    let text = ok(&fx, &["runs", "--limit", "2", "--after", next]);
+    assert!(
+        text.contains("2 more of 7 runs; next page: --after "),
+        "{text}"
+    );
+    let last = json(&fx, &["runs", "--limit", "5", "--offset", "5"]);
+    assert_eq!(last["next"], Value::Null, "a short page is the last");
     let past = json(&fx, &["runs", "--offset", "100"]);
     assert_eq!(ids(&past), Vec::<String>::new());
     assert_eq!(past["total"], 7);

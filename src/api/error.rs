@@ -42,9 +42,17 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", detail)
     }
 
-    /// 500 `internal`: never for bad input, only for a failing server.
-    pub fn internal(detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    /// 500 `internal`: never for bad input, only for a failing server. The
+    /// body says nothing of the cause, which may quote the database or its
+    /// location; `cause` goes to the server's log (a `tracing` error event,
+    /// target `workflow_history::api`) instead.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(target: "workflow_history::api", cause = %cause, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not answer this request; its log says why",
+        )
     }
 }
 

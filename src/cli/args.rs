@@ -29,6 +29,9 @@ pub(crate) enum Command {
         /// Skip the first N runs [default: 0]
         #[arg(long, value_name = "N", allow_negative_numbers = true)]
         offset: Option<String>,
+        /// Only runs after this cursor: the "next page" a listing printed
+        #[arg(long, value_name = "CURSOR", allow_hyphen_values = true)]
+        after: Option<String>,
         #[command(flatten)]
         output: OutputArgs,
     },

@@ -77,16 +77,25 @@ pub(crate) fn runs(
         ]);
     }
     let mut text = table.render("", out.color);
-    let shown_to = page.offset + page.runs.len() as u64;
-    let _ = write!(
-        text,
-        "{}-{} of {} runs",
-        page.offset + 1,
-        shown_to,
-        page.total
-    );
-    if shown_to < page.total {
-        let _ = write!(text, "; next page: --offset {shown_to}");
+    if filter.after.is_some() {
+        // Where a cursor page sits among all matches is not counted.
+        let _ = write!(text, "{} more of {} runs", page.runs.len(), page.total);
+    } else {
+        let shown_to = page.offset + page.runs.len() as u64;
+        let _ = write!(
+            text,
+            "{}-{} of {} runs",
+            page.offset + 1,
+            shown_to,
+            page.total
+        );
+    }
+    if let Some(next) = &page.next {
+        let _ = write!(
+            text,
+            "; next page: --after {}",
+            render::escape(next.clone())
+        );
     }
     text.push('\n');
     Ok(text)

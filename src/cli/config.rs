@@ -76,11 +76,13 @@ impl Config {
                 filters,
                 limit,
                 offset,
+                after,
                 output,
             } => Action::Runs {
                 filter: RunQuery {
                     limit,
                     offset,
+                    after,
                     ..run_query(filters)
                 }
                 .to_filter(now, Limits::CLI)?,
@@ -157,6 +159,7 @@ fn run_query(filters: FilterArgs) -> RunQuery {
         until: filters.until,
         limit: None,
         offset: None,
+        after: None,
     }
 }
 

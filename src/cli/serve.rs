@@ -24,6 +24,14 @@ pub(crate) fn serve(
     if let Some(token) = admin_token {
         api = api.admin(token, writable.map_err(CliError::open)?);
     }
+    // Requests that fail on the server's side are logged here, on stderr;
+    // their answers say only that they failed.
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

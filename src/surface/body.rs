@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use super::QueryError;
 use crate::{
-    EventFilter, HistoryStore, RunEvent, RunFilter, RunIdMatch, RunStatistics, StepRun,
+    EventFilter, HistoryStore, RunCursor, RunEvent, RunFilter, RunIdMatch, RunStatistics, StepRun,
     WorkflowCount, WorkflowRun, WorkflowStatistics,
 };
 
@@ -72,6 +72,9 @@ pub struct RunPage {
     pub limit: u32,
     /// The runs skipped before this page.
     pub offset: u64,
+    /// The cursor of the next (older) page, to pass as `after`; null when
+    /// this page is the last.
+    pub next: Option<String>,
 }
 
 impl RunPage {
@@ -82,11 +85,21 @@ impl RunPage {
     pub fn load(store: &HistoryStore, filter: &RunFilter) -> Result<Self, QueryError> {
         let runs = store.list_runs(filter)?;
         let total = store.count_runs(filter)?;
+        // A short page is the last one; a full one may be too, and the page
+        // after it is then empty.
+        let next = if runs.len() as u64 == u64::from(filter.limit) {
+            runs.last()
+                .and_then(RunCursor::after)
+                .map(|c| c.to_string())
+        } else {
+            None
+        };
         Ok(RunPage {
             runs: runs.into_iter().map(RunView::from).collect(),
             total,
             limit: filter.limit,
             offset: filter.offset,
+            next,
         })
     }
 }

@@ -60,6 +60,8 @@ pub enum Param {
     Limit,
     /// `offset` / `--offset`.
     Offset,
+    /// `after` / `--after`.
+    After,
     /// `step` / `--step`.
     Step,
     /// `level` / `--level`.
@@ -86,6 +88,7 @@ impl Param {
             Param::Until => "until",
             Param::Limit => "limit",
             Param::Offset => "offset",
+            Param::After => "after",
             Param::Step => "step",
             Param::Level => "level",
             Param::By => "by",
@@ -106,6 +109,7 @@ impl Param {
             Param::Until => "--until",
             Param::Limit => "--limit",
             Param::Offset => "--offset",
+            Param::After => "--after",
             Param::Step => "--step",
             Param::Level => "--level",
             Param::By => "--by",
@@ -151,11 +155,13 @@ impl ParamError {
     }
 }
 
-/// Default and largest page size of a listing.
+/// Default and largest page size of a listing, and how deep an offset may
+/// reach.
 ///
 /// ```
 /// use workflow_history::surface::params::Limits;
 /// assert_eq!((Limits::HTTP.default, Limits::HTTP.max), (50, 200));
+/// assert_eq!(Limits::HTTP.max_offset, 10_000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -163,18 +169,26 @@ pub struct Limits {
     pub default: u32,
     /// The largest limit accepted.
     pub max: u32,
+    /// The largest offset accepted. A page at offset N walks the N runs
+    /// before it; deeper pages are reached with a cursor (`after`), which
+    /// costs the same at any depth.
+    pub max_offset: u64,
 }
 
 impl Limits {
-    /// The HTTP API's: 50 by default, at most 200 per page.
+    /// The HTTP API's: 50 by default, at most 200 per page, offsets up to
+    /// 10,000 (a server must not walk a whole table for one request).
     pub const HTTP: Limits = Limits {
         default: 50,
         max: 200,
+        max_offset: 10_000,
     };
-    /// The command line's: the same default, larger pages for scripts.
+    /// The command line's: the same default, larger pages and any offset
+    /// for scripts.
     pub const CLI: Limits = Limits {
         default: 50,
         max: 10_000,
+        max_offset: i64::MAX as u64,
     };
 }
 
@@ -203,9 +217,14 @@ pub struct RunQuery {
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
-    /// Runs to skip before the page (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    /// Runs to skip before the page (default 0, at most 10000); for deeper
+    /// pages use `after`.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 10000)]
     pub offset: Option<String>,
+    /// Only runs after this cursor: the `next` of the previous page. Every
+    /// page costs the same however deep.
+    #[param(value_type = Option<String>, pattern = "^$|^-?[0-9]+_.+$")]
+    pub after: Option<String>,
 }
 
 impl RunQuery {
@@ -213,8 +232,8 @@ impl RunQuery {
     /// `now`.
     ///
     /// # Errors
-    /// The first bad value: unknown status, unparseable time, `since` after
-    /// `until`, limit or offset that is not a whole number in range.
+    /// The first bad value: unknown status, unparseable time, limit or
+    /// offset that is not a whole number in range, a malformed cursor.
     pub fn to_filter(&self, now: DateTime<Utc>, limits: Limits) -> Result<RunFilter, ParamError> {
         let filters = FilterParams {
             workflow_name: &self.workflow_name,
@@ -226,7 +245,8 @@ impl RunQuery {
         };
         Ok(RunFilter {
             limit: parse_limit(given(&self.limit), limits)?,
-            offset: parse_offset(given(&self.offset))?,
+            offset: parse_offset(given(&self.offset), limits)?,
+            after: given(&self.after).map(parse_cursor).transpose()?,
             ..filters.to_filter(now)?
         })
     }
@@ -360,16 +380,9 @@ impl FilterParams<'_> {
                 .map(|text| parse_time(param, text, now))
                 .transpose()
         };
+        // `since` after `until` is an empty range: no run matches it.
         let since = time(Param::Since, self.since)?;
         let until = time(Param::Until, self.until)?;
-        if let (Some(since), Some(until)) = (since, until)
-            && since > until
-        {
-            return Err(ParamError::new(
-                Param::Since,
-                format!("{since} is after until ({until}): the range is empty"),
-            ));
-        }
         Ok(RunFilter {
             workflow_name: given(self.workflow_name).map(str::to_owned),
             domain: given(self.domain).map(str::to_owned),
@@ -531,32 +544,57 @@ pub fn parse_limit(text: Option<&str>, limits: Limits) -> Result<u32, ParamError
     }
 }
 
-/// A number of rows to skip, 0 when absent. Offsets past the end are
-/// valid: they select an empty page.
+/// A number of rows to skip, 0 when absent, at most `limits.max_offset`.
+/// Offsets past the end are valid: they select an empty page.
 ///
 /// ```
-/// use workflow_history::surface::params::parse_offset;
-/// assert_eq!(parse_offset(Some("150")), Ok(150));
-/// assert!(parse_offset(Some("-1")).is_err());
+/// use workflow_history::surface::params::{parse_offset, Limits};
+/// assert_eq!(parse_offset(Some("150"), Limits::HTTP), Ok(150));
+/// assert!(parse_offset(Some("-1"), Limits::HTTP).is_err());
+/// assert!(parse_offset(Some("10001"), Limits::HTTP).is_err());
 /// ```
 ///
 /// # Errors
-/// Anything but a whole number from 0 to `i64::MAX` (what SQL can take).
-pub fn parse_offset(text: Option<&str>) -> Result<u64, ParamError> {
+/// Anything but a whole number from 0 to `limits.max_offset`.
+pub fn parse_offset(text: Option<&str>, limits: Limits) -> Result<u64, ParamError> {
     let Some(text) = text else {
         return Ok(0);
     };
     match text.parse::<u64>() {
-        Ok(n) if i64::try_from(n).is_ok() => Ok(n),
+        Ok(n) if n <= limits.max_offset => Ok(n),
         _ => Err(ParamError::new(
             Param::Offset,
             format!(
-                "{:?} is not a whole number from 0 to {}",
+                "{:?} is not a whole number from 0 to {}; for deeper pages, pass the \
+                 previous page's `next` cursor as `after`",
                 shorten(text),
-                i64::MAX
+                limits.max_offset
             ),
         )),
     }
+}
+
+/// A listing cursor, as a page's `next` gives it.
+///
+/// ```
+/// use workflow_history::surface::params::parse_cursor;
+/// let cursor = parse_cursor("1736498400123456_0193abcd")?;
+/// assert_eq!(cursor.run_id, "0193abcd");
+/// # Ok::<(), workflow_history::surface::params::ParamError>(())
+/// ```
+///
+/// # Errors
+/// Text that is not `<microseconds>_<run id>`.
+pub fn parse_cursor(text: &str) -> Result<crate::RunCursor, ParamError> {
+    text.parse().map_err(|_| {
+        ParamError::new(
+            Param::After,
+            format!(
+                "{:?} is not a cursor: pass a page's `next` as it is",
+                shorten(text)
+            ),
+        )
+    })
 }
 
 /// A log level name, in any case: `error`, `warn` (or `warning`), `info`,
@@ -661,14 +699,14 @@ mod tests {
     }
 
     #[test]
-    fn since_after_until_is_refused() {
+    fn since_after_until_is_an_empty_range_not_an_error() {
         let query = RunQuery {
             since: Some("1h".into()),
             until: Some("2h".into()),
             ..RunQuery::default()
         };
-        let err = query.to_filter(now(), Limits::HTTP).unwrap_err();
-        assert_eq!(err.param, Param::Since);
+        let filter = query.to_filter(now(), Limits::HTTP).unwrap();
+        assert!(filter.since > filter.until);
     }
 
     #[test]
@@ -689,11 +727,14 @@ mod tests {
             assert!(parse_limit(Some(bad), Limits::HTTP).is_err(), "{bad}");
         }
         assert_eq!(parse_limit(Some("5000"), Limits::CLI), Ok(5000));
-        assert!(parse_offset(Some("9223372036854775808")).is_err());
+        assert!(parse_offset(Some("9223372036854775808"), Limits::CLI).is_err());
         assert_eq!(
-            parse_offset(Some("9223372036854775807")),
+            parse_offset(Some("9223372036854775807"), Limits::CLI),
             Ok(i64::MAX as u64)
         );
+        assert_eq!(parse_offset(Some("10000"), Limits::HTTP), Ok(10_000));
+        let deep = parse_offset(Some("10001"), Limits::HTTP).unwrap_err();
+        assert!(deep.detail.contains("after"), "{}", deep.detail);
     }
 
     #[test]

@@ -165,6 +165,16 @@ impl Served {
     pub fn get(&self, target: &str) -> Response {
         get(self.addr, target)
     }
+
+    /// Stops the server and returns what it wrote to stderr.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut log);
+        }
+        log
+    }
 }
 
 impl Drop for Served {
