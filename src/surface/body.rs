@@ -84,7 +84,12 @@ impl RunPage {
     /// A failed query.
     pub fn load(store: &HistoryStore, filter: &RunFilter) -> Result<Self, QueryError> {
         let runs = store.list_runs(filter)?;
-        let total = store.count_runs(filter)?;
+        // A cursor is a position in the listing, not a filter: the total
+        // counts every match, on every page.
+        let total = store.count_runs(&RunFilter {
+            after: None,
+            ..filter.clone()
+        })?;
         // A short page is the last one; a full one may be too, and the page
         // after it is then empty.
         let next = if runs.len() as u64 == u64::from(filter.limit) {
