@@ -628,24 +628,40 @@ fn status_is_coloured_only_on_a_terminal() {
     );
 }
 
-/// Runs the binary as the unprivileged user `nobody` on `db`, from a copy
-/// of the binary that user can execute; `None` when this process cannot
-/// switch users (it is not root, or has no `runuser`).
-fn run_as_nobody(dir: &Path, db: &Path, args: &[&str]) -> Result<Output, String> {
+/// A copy of the binary in `dir`, which the user `nobody` can execute.
+fn binary_for_nobody(dir: &Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("workflow-history");
-    std::fs::copy(BIN, &bin).map_err(|e| e.to_string())?;
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| e.to_string())?;
-    let output = Command::new("runuser")
-        .args(["-u", "nobody", "--"])
-        .arg(&bin)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("WORKFLOW_HISTORY_DATABASE_URL")
-        .output()
-        .map_err(|e| format!("cannot run runuser: {e}"))?;
+    std::fs::copy(BIN, &bin).expect("copy the binary");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bin
+}
+
+/// Runs `bin` as the unprivileged user `nobody` on `db`; why not, when this
+/// process cannot switch users (it is not root, or has no `runuser`).
+fn run_as_nobody(bin: &Path, db: &Path, args: &[&str]) -> Result<Output, String> {
+    let run = || {
+        Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(bin)
+            .arg("--db")
+            .arg(db)
+            .args(args)
+            .env_remove("WORKFLOW_HISTORY_DATABASE_URL")
+            .output()
+    };
+    // Another test thread forking meanwhile may hold the fresh copy open
+    // for a moment ("text file busy"): try again.
+    let mut output = run();
+    for _ in 0..20 {
+        match &output {
+            Ok(out) if stderr(out).contains("Text file busy") => {}
+            _ => break,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        output = run();
+    }
+    let output = output.map_err(|e| format!("cannot run runuser: {e}"))?;
     if stderr(&output).contains("runuser:") {
         return Err(format!("runuser refused: {}", stderr(&output)));
     }
@@ -682,7 +698,8 @@ fn readable_only_history() -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn a_file_the_user_may_only_read_is_read_and_recovery_is_skipped_with_a_note() {
     let (dir, db) = readable_only_history();
-    let output = match run_as_nobody(dir.path(), &db, &["runs"]) {
+    let bin = binary_for_nobody(dir.path());
+    let output = match run_as_nobody(&bin, &db, &["runs"]) {
         Ok(output) => output,
         Err(why) => return support::skip(format!("running as another user: {why}")),
     };
@@ -714,12 +731,11 @@ fn a_file_the_user_may_only_read_is_read_and_recovery_is_skipped_with_a_note() {
         &["logs", "orphan"],
         &["stats", "--json"],
     ] {
-        let output = run_as_nobody(dir.path(), &db, args).expect("as before");
+        let output = run_as_nobody(&bin, &db, args).expect("as before");
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
     }
     // Deleting needs to write: a clear error, nothing else.
-    let prune =
-        run_as_nobody(dir.path(), &db, &["prune", "--older-than", "1d"]).expect("as before");
+    let prune = run_as_nobody(&bin, &db, &["prune", "--older-than", "1d"]).expect("as before");
     let err = fails(prune, 1);
     assert!(err.contains("read-only"), "{err}");
 }

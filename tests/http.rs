@@ -152,8 +152,14 @@ fn filters_runs_like_the_command_line() {
         select("status=cancelled&domain=finra"),
         Vec::<String>::new()
     );
-    // Empty values are as if not given (what HTML forms send).
-    assert_eq!(select("status=&since=").len(), 7);
+    // An empty name filters nothing; an empty status or time is no status
+    // or time, as the document says.
+    assert_eq!(select("workflow_name=&domain=").len(), 7);
+    for query in ["status=", "since=", "limit=", "after="] {
+        server
+            .get(&format!("/history/runs?{query}"))
+            .assert_error(400, "bad_parameter");
+    }
 }
 
 #[test]
@@ -201,7 +207,7 @@ fn a_run_with_its_steps_by_full_or_short_id() {
     );
     server
         .get(&format!("/history/runs/{}", &fx.finra_failed[..4]))
-        .assert_error(400, "ambiguous_run_id");
+        .assert_error(300, "ambiguous_run_id");
     server
         .get(&format!("/history/runs/{}", enc("zürich'; --")))
         .assert_error(404, "run_not_found");

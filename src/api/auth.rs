@@ -1,6 +1,7 @@
 //! The admin token that guards the destructive route.
 
 use axum::http::{HeaderMap, StatusCode, header};
+use subtle::ConstantTimeEq;
 
 use super::ApiError;
 
@@ -11,14 +12,6 @@ use super::ApiError;
 /// authenticate), 403 when it carries a wrong one or the route is disabled
 /// (authenticating cannot help).
 pub(crate) fn check_admin(configured: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(configured) = configured else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "deleting runs over HTTP is disabled: start the server with --admin-token \
-             (or WORKFLOW_HISTORY_ADMIN_TOKEN) to enable it",
-        ));
-    };
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -34,7 +27,15 @@ pub(crate) fn check_admin(configured: Option<&str>, headers: &HeaderMap) -> Resu
             "this route needs the admin token: send `Authorization: Bearer <token>`",
         ));
     };
-    if !constant_time_eq(presented.as_bytes(), configured.as_bytes()) {
+    let Some(configured) = configured else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "deleting runs over HTTP is disabled: start the server with --admin-token \
+             (or WORKFLOW_HISTORY_ADMIN_TOKEN) to enable it",
+        ));
+    };
+    if !bool::from(presented.as_bytes().ct_eq(configured.as_bytes())) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -42,15 +43,6 @@ pub(crate) fn check_admin(configured: Option<&str>, headers: &HeaderMap) -> Resu
         ));
     }
     Ok(())
-}
-
-/// Compares without stopping at the first difference, so response time does
-/// not reveal how much of a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -85,6 +77,11 @@ mod tests {
         assert_eq!(
             status(None, &with_auth("Bearer s3cret")),
             Err(StatusCode::FORBIDDEN)
+        );
+        // No token at all: authenticate first, whether or not it is enabled.
+        assert_eq!(
+            status(None, &HeaderMap::new()),
+            Err(StatusCode::UNAUTHORIZED)
         );
     }
 }

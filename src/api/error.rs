@@ -64,8 +64,11 @@ impl From<QueryError> for ApiError {
             QueryError::RunNotFound(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "run_not_found", detail)
             }
+            // Several runs answer to this id: RFC 9110's Multiple Choices,
+            // the one answer that says the request was fine and the
+            // resource is not one.
             QueryError::AmbiguousRunId { .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "ambiguous_run_id", detail)
+                ApiError::new(StatusCode::MULTIPLE_CHOICES, "ambiguous_run_id", detail)
             }
             QueryError::Store(_) => ApiError::internal(detail),
         }

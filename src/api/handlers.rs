@@ -70,7 +70,7 @@ pub(crate) async fn list_runs(
     params(("run_id" = String, Path, description = "A run id, or its start when that designates one run")),
     responses(
         (status = 200, description = "The run and its steps", body = RunDetail),
-        (status = 400, description = "An ambiguous or empty run id", body = ErrorBody),
+        (status = 300, description = "A short id that starts several runs: the detail lists some", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     )
 )]
@@ -94,7 +94,8 @@ pub(crate) async fn get_run(
     ),
     responses(
         (status = 200, description = "The run's events", body = EventList),
-        (status = 400, description = "A bad parameter or an ambiguous run id", body = ErrorBody),
+        (status = 300, description = "A short id that starts several runs: the detail lists some", body = ErrorBody),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     )
 )]

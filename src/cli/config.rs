@@ -5,19 +5,20 @@
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
-use workflow_history::DatabaseTarget;
 use workflow_history::surface::params::{
     EventQuery, Limits, Param, ParamError, RunQuery, StatisticsQuery, parse_age,
 };
+use workflow_history::{DATABASE_URL_VAR, DatabaseTarget, HistoryLayer};
 use workflow_history::{EventFilter, RunFilter};
 
 use super::CliError;
 use super::args::{Args, Command, FilterArgs};
 
-/// Where the database is when neither `--db` nor the variable says.
-const DEFAULT_DB: &str = "history.db";
-/// The database, when `--db` is not given.
-pub(crate) const DB_VAR: &str = "WORKFLOW_HISTORY_DATABASE_URL";
+/// Where the database is when neither `--db` nor the variable says: where
+/// a layer built without a database records.
+const DEFAULT_DB: &str = HistoryLayer::DEFAULT_SQLITE_PATH;
+/// The database, when `--db` is not given: the variable a layer reads too.
+pub(crate) const DB_VAR: &str = DATABASE_URL_VAR;
 /// The admin token, when `--admin-token` is not given.
 pub(crate) const TOKEN_VAR: &str = "WORKFLOW_HISTORY_ADMIN_TOKEN";
 

@@ -12,13 +12,14 @@ use serde::Serialize;
 pub(crate) struct Counters {
     /// Messages the writer took off the queue.
     pub(crate) received: AtomicU64,
-    /// Messages that could not be queued because the writer had stopped.
+    /// Messages not queued: a full queue under `DropNewest`, or a writer
+    /// that had stopped.
     pub(crate) dropped: AtomicU64,
     /// Rows inserted or updated by committed transactions.
     pub(crate) rows_written: AtomicU64,
-    /// Transactions that failed and were retried.
+    /// Failed transactions and chores.
     pub(crate) write_errors: AtomicU64,
-    /// Records the writer gave up on at shutdown.
+    /// Records refused or given up on.
     pub(crate) records_lost: AtomicU64,
 }
 
@@ -55,13 +56,19 @@ impl Counters {
 pub struct Stats {
     /// Messages the layer queued for the writer.
     pub messages_sent: u64,
-    /// Messages lost because the writer had already stopped.
+    /// Messages the layer could not queue: the queue was full under
+    /// [`Backpressure::DropNewest`](crate::Backpressure::DropNewest), or the
+    /// writer had already stopped.
     pub messages_dropped: u64,
     /// Rows inserted or updated by committed transactions.
     pub rows_written: u64,
-    /// Failed transactions; their records were kept and retried.
+    /// Failed commits and chores (heartbeat, retention). A failed commit's
+    /// records are kept and retried, unless the database refused them for
+    /// their data (see `records_lost`).
     pub write_errors: u64,
-    /// Records the writer could not commit before it stopped.
+    /// Runs, steps and log events that will never be committed: refused
+    /// while `max_pending_records` were waiting, refused by the database
+    /// for their data, or still uncommitted when the writer stopped.
     pub records_lost: u64,
     /// Messages waiting in the queue at the time of the snapshot.
     pub queued: u64,

@@ -20,7 +20,7 @@ pub enum QueryError {
     /// No run has this id or starts with it (HTTP 404).
     #[error("no run with id {:?}", shorten(.0))]
     RunNotFound(String),
-    /// Several runs start with this id (HTTP 400).
+    /// Several runs start with this id (HTTP 300 Multiple Choices).
     #[error(
         "run id {:?} is ambiguous: it starts more than one run ({}); give more characters",
         shorten(.prefix),
