@@ -591,57 +591,60 @@ fn run_with_work(workflow: &str, work: usize, outcome: Outcome) {
 backends! {
     fn statistics_count_statuses_and_summarize_stored_durations(db) {
         const OPEN: &str = "still-open";
+        // Enough finished runs that the nearest-rank p95 (rank 23 of 24) is
+        // not simply the longest.
         let outcomes = [
-            [Outcome::Completed; 7].as_slice(),
-            &[Outcome::Failed; 2],
-            &[Outcome::Cancelled],
+            [Outcome::Completed; 17].as_slice(),
+            &[Outcome::Failed; 5],
+            &[Outcome::Cancelled; 2],
         ]
         .concat();
         let (dispatch, guard) = db.dispatch(db.builder());
-        let store = db.store();
         let filter = filter(|f| f.workflow_name = some("stats"));
-        let stats = tracing::dispatcher::with_default(&dispatch, || {
+        tracing::dispatcher::with_default(&dispatch, || {
             for (i, outcome) in outcomes.iter().enumerate() {
                 run_with_work("stats", i + 1, *outcome);
             }
             run_with_work("other", 1, Outcome::Failed);
-            // One run still open: it counts as running and has no duration.
-            let _open =
-                tracing::info_span!("workflow", workflow = "stats", run_id = OPEN).entered();
-            guard.flush().expect("flush");
-            store.statistics(&filter).expect("statistics")
         });
+        // One run still open: it counts as running and has no duration.
+        let open = tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info_span!("workflow", workflow = "stats", run_id = OPEN)
+        });
+        tracing::dispatcher::with_default(&dispatch, || open.in_scope(|| {}));
+        guard.flush().expect("flush");
+        // Known, distinct, unevenly spread durations in place of measured
+        // ones: the statistics must summarize the stored column.
+        let ids: Vec<String> = db.sql_query(
+            "SELECT run_id FROM workflow_runs WHERE workflow_name = 'stats' \
+             AND status <> 'RUNNING' ORDER BY run_id",
+            &[],
+        );
+        assert_eq!(ids.len(), 24);
+        let mut durations = Vec::new();
+        for (i, run_id) in ids.iter().enumerate() {
+            let ms = ((i * i * 37 + 11) % 1000) as i64 * 10 + i as i64;
+            db.sql_execute(
+                "UPDATE workflow_runs SET duration_ms = CAST(?1 AS BIGINT) WHERE run_id = ?2",
+                &[ms.into(), run_id.as_str().into()],
+            );
+            durations.push(ms as f64 / 1000.0);
+        }
+        let stats = db.store().statistics(&filter).expect("statistics");
+        drop(open);
         guard.shutdown().expect("shutdown");
 
-        assert_eq!(stats.total_runs, 11);
+        assert_eq!(stats.total_runs, 25);
         let counts = [stats.completed, stats.failed, stats.cancelled];
-        assert_eq!((counts, stats.running), ([7, 2, 1], 1));
-        assert!((stats.success_rate - 0.7).abs() < 1e-12, "{stats:?}");
-
-        // Expected values from the durations the store reports for each run.
-        // The open run has closed since, so it is left out by its id.
-        let mut durations: Vec<f64> = store
-            .list_runs(&all(filter))
-            .expect("list")
-            .iter()
-            .filter(|run| run.run_id != OPEN)
-            .map(|run| run.duration_seconds().expect("finished run has a duration"))
-            .collect();
-        assert_eq!(durations.len(), 10);
+        assert_eq!((counts, stats.running), ([17, 5, 2], 1));
+        assert!((stats.success_rate - 17.0 / 24.0).abs() < 1e-12, "{stats:?}");
         durations.sort_by(f64::total_cmp);
         let mean = durations.iter().sum::<f64>() / durations.len() as f64;
         assert_close(stats.avg_duration_seconds, Some(mean), "avg");
-        assert_close(
-            stats.p50_duration_seconds,
-            nearest_rank(&durations, 0.50),
-            "p50",
-        );
-        assert_close(
-            stats.p95_duration_seconds,
-            nearest_rank(&durations, 0.95),
-            "p95",
-        );
+        assert_close(stats.p50_duration_seconds, nearest_rank(&durations, 0.50), "p50");
+        assert_close(stats.p95_duration_seconds, nearest_rank(&durations, 0.95), "p95");
         assert_close(stats.max_duration_seconds, durations.last().copied(), "max");
+        assert!(stats.p95_duration_seconds < stats.max_duration_seconds);
     }
 
     fn statistics_ignore_limit_and_offset(db) {

@@ -576,12 +576,15 @@ backends! {
         let (started, completed) = (run.started_at.unwrap(), run.completed_at.unwrap());
         assert!(run.created_at <= started);
         assert!(started <= completed);
-        let duration = run.duration_seconds().expect("finished run has a duration");
-        assert!(duration >= 0.0);
-        let expected = (completed - started).num_microseconds().unwrap() as f64 / 1e6;
+        // The stored duration, which statistics summarize, is the span's.
+        let stored: f64 = db.sql_one(
+            "SELECT duration_ms FROM workflow_runs WHERE run_id = ?1",
+            &[run.run_id.as_str().into()],
+        );
+        let expected_ms = (completed - started).num_microseconds().unwrap() as f64 / 1e3;
         assert!(
-            (duration - expected).abs() < 1e-6,
-            "{duration} vs {expected}"
+            (stored - expected_ms).abs() < 1e-3,
+            "stored {stored} ms vs {expected_ms} ms"
         );
         for s in &steps {
             let (s_start, s_end) = (s.started_at.unwrap(), s.completed_at.unwrap());
@@ -589,7 +592,12 @@ backends! {
                 started <= s_start && s_start <= s_end && s_end <= completed,
                 "{s:#?}"
             );
-            assert!(s.duration_seconds().unwrap() >= 0.0);
+            let stored: f64 = db.sql_one(
+                "SELECT duration_ms FROM workflow_step_runs WHERE step_id = ?1",
+                &[s.step_id.as_str().into()],
+            );
+            let expected_ms = (s_end - s_start).num_microseconds().unwrap() as f64 / 1e3;
+            assert!((stored - expected_ms).abs() < 1e-3, "{stored} vs {expected_ms}");
         }
         // Steps run one after the other.
         assert!(steps[0].completed_at <= steps[1].started_at);

@@ -61,7 +61,7 @@ macro_rules! one_column {
     )*};
 }
 
-one_column!(i64, String);
+one_column!(i64, f64, String);
 
 impl FromRow for (String, i64) {
     fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
