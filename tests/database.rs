@@ -71,14 +71,6 @@ fn some(text: &str) -> Option<String> {
     Some(text.to_owned())
 }
 
-/// Every run (no page limit), newest first.
-fn all(filter: RunFilter) -> RunFilter {
-    RunFilter {
-        limit: u32::MAX,
-        ..filter
-    }
-}
-
 fn ids(store: &HistoryStore, filter: &RunFilter) -> Vec<String> {
     store
         .list_runs(filter)

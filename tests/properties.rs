@@ -175,7 +175,7 @@ impl<'db> Session<'db> {
     }
 }
 
-/// Runs `case` on values of `strategy` (64 cases, then shrinking on
+/// Runs `case` on values of `strategy` (128 cases, then shrinking on
 /// failure) against one session, and fails with the smallest failing input.
 ///
 /// Once the writer could not commit a case, every later case would fail
@@ -555,7 +555,7 @@ impl Error for Link {
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 64,
+        cases: 128,
         // Other people's files stay untouched: no regression file.
         failure_persistence: None,
         ..ProptestConfig::default()
