@@ -130,6 +130,7 @@ fn seconds_between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> 
 /// ```
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowRun {
     /// Unique id: a UUIDv7 unless the span gave `run_id`.
     pub run_id: String,
@@ -213,6 +214,7 @@ impl WorkflowRun {
 /// ```
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StepRun {
     /// `{run_id}-{step_order}`.
     pub step_id: String,
@@ -329,6 +331,7 @@ impl EventKind {
 /// `{"old": ..., "new": ...}` in `fields`.
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunEvent {
     /// Database id; increases in the order events were written.
     pub event_id: i64,
@@ -483,6 +486,7 @@ impl Default for RunFilter {
 /// percentiles use the nearest-rank method.
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunStatistics {
     /// Runs selected.
     pub total_runs: u64,
