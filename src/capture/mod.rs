@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crossbeam_channel::{Sender, TrySendError};
-use smallvec::SmallVec;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -94,24 +93,11 @@ pub(crate) struct CaptureConfig {
     pub(crate) error_events_fail: bool,
 }
 
-/// A span's state for each history layer that tracks it, kept in its
-/// extensions: one entry in all but unusual subscribers, so it stays
-/// inline. (Extensions hold one value per type, so several layers share
-/// this one, each finding its own entry.)
-#[derive(Default)]
-struct TrackedBy(SmallVec<[Tracked; 1]>);
-
-impl TrackedBy {
-    fn get(&self, layer: LayerId) -> Option<&Tracked> {
-        self.0.iter().find(|t| t.layer == layer)
-    }
-
-    fn get_mut(&mut self, layer: LayerId) -> Option<&mut Tracked> {
-        self.0.iter_mut().find(|t| t.layer == layer)
-    }
-}
-
-/// A tracked span's state for one layer.
+/// A tracked span's state for one layer, kept in its extensions.
+///
+/// Extensions hold one value per type, so when more than one history layer
+/// tracks a span (each with its own database), the first layer's state
+/// holds the others': the common single layer pays one comparison for it.
 struct Tracked {
     layer: LayerId,
     key: SpanKey,
@@ -122,6 +108,25 @@ struct Tracked {
     /// Its start was dropped on a full queue: the writer never heard of it,
     /// so nothing more is sent about it.
     dropped: bool,
+    /// The states of the same span for the other history layers.
+    others: Vec<Tracked>,
+}
+
+impl Tracked {
+    /// `layer`'s state, found in the first layer's.
+    fn of(&self, layer: LayerId) -> Option<&Tracked> {
+        if self.layer == layer {
+            return Some(self);
+        }
+        self.others.iter().find(|t| t.layer == layer)
+    }
+
+    fn of_mut(&mut self, layer: LayerId) -> Option<&mut Tracked> {
+        if self.layer == layer {
+            return Some(self);
+        }
+        self.others.iter_mut().find(|t| t.layer == layer)
+    }
 }
 
 struct Pending {
@@ -222,7 +227,7 @@ impl HistoryLayer {
             return None;
         }
         let extensions = span.extensions();
-        let tracked = extensions.get::<TrackedBy>()?.get(self.id)?;
+        let tracked = extensions.get::<Tracked>()?.of(self.id)?;
         Some((tracked.key, tracked.run))
     }
 
@@ -236,7 +241,7 @@ impl HistoryLayer {
             return None;
         }
         let extensions = span.extensions();
-        let tracked = extensions.get::<TrackedBy>()?.get(self.id)?;
+        let tracked = extensions.get::<Tracked>()?.of(self.id)?;
         (tracked.pending.is_none() && !tracked.dropped).then_some(tracked.key)
     }
 }
@@ -287,12 +292,14 @@ where
                 recorded: Vec::new(),
             }),
             dropped: false,
+            others: Vec::new(),
         };
+        // `insert` panics on a type already there: look first.
         let mut extensions = span.extensions_mut();
-        match extensions.get_mut::<TrackedBy>() {
-            Some(by) if by.get(self.id).is_none() => by.0.push(tracked),
+        match extensions.get_mut::<Tracked>() {
+            None => extensions.insert(tracked),
+            Some(first) if first.of(self.id).is_none() => first.others.push(tracked),
             Some(_) => {}
-            None => extensions.insert(TrackedBy(smallvec::smallvec![tracked])),
         }
     }
 
@@ -303,8 +310,8 @@ where
         }
         let mut extensions = span.extensions_mut();
         let Some(tracked) = extensions
-            .get_mut::<TrackedBy>()
-            .and_then(|by| by.get_mut(self.id))
+            .get_mut::<Tracked>()
+            .and_then(|t| t.of_mut(self.id))
         else {
             return;
         };
@@ -336,8 +343,8 @@ where
         let first_enter = {
             let mut extensions = span.extensions_mut();
             extensions
-                .get_mut::<TrackedBy>()
-                .and_then(|by| by.get_mut(self.id))
+                .get_mut::<Tracked>()
+                .and_then(|t| t.of_mut(self.id))
                 .and_then(|tracked| Some((tracked.key, tracked.pending.take()?)))
         };
         if let Some((key, pending)) = first_enter {
@@ -353,8 +360,8 @@ where
             if !opened {
                 if let Some(tracked) = span
                     .extensions_mut()
-                    .get_mut::<TrackedBy>()
-                    .and_then(|by| by.get_mut(self.id))
+                    .get_mut::<Tracked>()
+                    .and_then(|t| t.of_mut(self.id))
                 {
                     tracked.dropped = true;
                 }
