@@ -653,16 +653,7 @@ fn the_read_only_store_cannot_write() {
 #[test]
 fn the_binary_serves_the_api() {
     let fx = Fixture::new();
-    let served = Served::start(
-        &["serve", "--addr", "127.0.0.1:0"],
-        &[
-            (
-                "WORKFLOW_HISTORY_DATABASE_URL",
-                &fx.db.path.display().to_string(),
-            ),
-            ("WORKFLOW_HISTORY_ADMIN_TOKEN", TOKEN),
-        ],
-    );
+    let served = Served::from_environment(&fx.db.path, TOKEN);
     let addr = served.addr;
     assert!(addr.ip().is_loopback());
     assert_ne!(addr.port(), 0);

@@ -62,16 +62,7 @@ fn schemathesis_finds_no_mismatch_between_the_document_and_the_server() {
         Err(why) => return support::skip(format!("Schemathesis: {why}")),
     };
     let fx = Fixture::new();
-    let served = Served::start(
-        &["serve", "--addr", "127.0.0.1:0"],
-        &[
-            (
-                "WORKFLOW_HISTORY_DATABASE_URL",
-                &fx.db.path.display().to_string(),
-            ),
-            ("WORKFLOW_HISTORY_ADMIN_TOKEN", TOKEN),
-        ],
-    );
+    let served = Served::from_environment(&fx.db.path, TOKEN);
     let output = Command::new(&st)
         .arg("run")
         .arg(format!("http://{}/openapi.json", served.addr))

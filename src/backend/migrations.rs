@@ -13,54 +13,38 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-/// Every migration, in order. Never edit one that has shipped; add another.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "0001_workflow_history.sql",
-        sql: include_str!("../../migrations/0001_workflow_history.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "0002_writers.sql",
-        sql: include_str!("../../migrations/0002_writers.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "0003_listing_order_indexes.sql",
-        sql: include_str!("../../migrations/0003_listing_order_indexes.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "0004_writer_locks.sql",
-        sql: include_str!("../../migrations/0004_writer_locks.sql"),
-    },
-];
+/// Lists the migrations of both dialects from one list of file stems, so
+/// a migration cannot be added to one and forgotten in the other. Versions
+/// count from 1 in order.
+macro_rules! migrations {
+    ($($version:literal => $stem:literal),+ $(,)?) => {
+        /// Every migration, in order. Never edit one that has shipped; add another.
+        const MIGRATIONS: &[Migration] = &[$(
+            Migration {
+                version: $version,
+                name: concat!($stem, ".sql"),
+                sql: include_str!(concat!("../../migrations/", $stem, ".sql")),
+            },
+        )+];
 
-/// The same steps for PostgreSQL, with its native types: the versions match.
-#[cfg(feature = "postgres")]
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "postgres/0001_workflow_history.sql",
-        sql: include_str!("../../migrations/postgres/0001_workflow_history.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "postgres/0002_writers.sql",
-        sql: include_str!("../../migrations/postgres/0002_writers.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "postgres/0003_listing_order_indexes.sql",
-        sql: include_str!("../../migrations/postgres/0003_listing_order_indexes.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "postgres/0004_writer_locks.sql",
-        sql: include_str!("../../migrations/postgres/0004_writer_locks.sql"),
-    },
-];
+        /// The same steps for PostgreSQL, with its native types.
+        #[cfg(feature = "postgres")]
+        pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[$(
+            Migration {
+                version: $version,
+                name: concat!("postgres/", $stem, ".sql"),
+                sql: include_str!(concat!("../../migrations/postgres/", $stem, ".sql")),
+            },
+        )+];
+    };
+}
+
+migrations! {
+    1 => "0001_workflow_history",
+    2 => "0002_writers",
+    3 => "0003_listing_order_indexes",
+    4 => "0004_writer_locks",
+}
 
 /// The schema version this crate writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -218,17 +218,28 @@ where
 }
 
 impl HistoryLayer {
-    /// The key and run of `span` if this layer tracks it.
-    fn tracked<S>(&self, span: &SpanRef<'_, S>) -> Option<(SpanKey, SpanKey)>
+    /// What `read` takes from this layer's state of `span`, if it tracks it.
+    #[inline]
+    fn with_tracked<S, T>(
+        &self,
+        span: &SpanRef<'_, S>,
+        read: impl FnOnce(&Tracked) -> Option<T>,
+    ) -> Option<T>
     where
         S: for<'l> LookupSpan<'l>,
     {
         if !is_tracked_name(span.name()) {
             return None;
         }
-        let extensions = span.extensions();
-        let tracked = extensions.get::<Tracked>()?.of(self.id)?;
-        Some((tracked.key, tracked.run))
+        read(span.extensions().get::<Tracked>()?.of(self.id)?)
+    }
+
+    /// The key and run of `span` if this layer tracks it.
+    fn tracked<S>(&self, span: &SpanRef<'_, S>) -> Option<(SpanKey, SpanKey)>
+    where
+        S: for<'l> LookupSpan<'l>,
+    {
+        self.with_tracked(span, |t| Some((t.key, t.run)))
     }
 
     /// The key of `span` if this layer tracks it and its writer knows of
@@ -237,12 +248,9 @@ impl HistoryLayer {
     where
         S: for<'l> LookupSpan<'l>,
     {
-        if !is_tracked_name(span.name()) {
-            return None;
-        }
-        let extensions = span.extensions();
-        let tracked = extensions.get::<Tracked>()?.of(self.id)?;
-        (tracked.pending.is_none() && !tracked.dropped).then_some(tracked.key)
+        self.with_tracked(span, |t| {
+            (t.pending.is_none() && !t.dropped).then_some(t.key)
+        })
     }
 }
 

@@ -162,6 +162,18 @@ impl Served {
         Served::start(&["--db", url, "serve", "--addr", "127.0.0.1:0"], &[])
     }
 
+    /// Serves the database at `path`, both given by the environment as a
+    /// service manager would: the database and the admin token.
+    pub fn from_environment(path: &std::path::Path, admin_token: &str) -> Served {
+        Served::start(
+            &["serve", "--addr", "127.0.0.1:0"],
+            &[
+                ("WORKFLOW_HISTORY_DATABASE_URL", &path.display().to_string()),
+                ("WORKFLOW_HISTORY_ADMIN_TOKEN", admin_token),
+            ],
+        )
+    }
+
     pub fn get(&self, target: &str) -> Response {
         get(self.addr, target)
     }

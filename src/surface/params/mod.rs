@@ -419,15 +419,18 @@ fn typed(param: Param, value: &Option<String>) -> Result<Option<&str>, ParamErro
     }
 }
 
+/// The "now" of the parsing tests.
+#[cfg(test)]
+fn test_now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2025-01-10T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_now as now;
     use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
 
     #[test]
     fn since_after_until_is_an_empty_range_not_an_error() {

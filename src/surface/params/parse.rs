@@ -311,13 +311,8 @@ impl fmt::Debug for Shortened<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_now as now;
     use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
 
     #[test]
     fn times_in_every_form() {
