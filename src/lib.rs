@@ -61,6 +61,9 @@ mod store;
 pub mod surface;
 mod writer;
 
+#[doc(hidden)]
+pub use capture::private as __private;
+
 pub use backend::DatabaseTarget;
 pub use backend::migrations::SCHEMA_VERSION;
 pub use capture::HistoryLayer;
@@ -76,3 +79,85 @@ pub use setup::builder::{Backpressure, DATABASE_URL_VAR, HistoryLayerBuilder};
 pub use setup::guard::HistoryGuard;
 pub use setup::stats::Stats;
 pub use store::HistoryStore;
+
+/// Records each call of the function as a **run**: `#[tracing::instrument]`
+/// with a span named `workflow` and the conventions' fields.
+///
+/// ```no_run
+/// use workflow_history::{step, workflow};
+///
+/// #[workflow(
+///     name = "finra.otc_transparency.ingest_week",
+///     domain = "finra",
+///     partition_key = format!("{week_ending}|{tier}"),
+///     triggered_by = "schedule",
+/// )]
+/// fn ingest_week(tier: &str, week_ending: &str) -> Result<(), std::io::Error> {
+///     fetch_data(tier)?;
+///     Ok(())
+/// }
+///
+/// #[step(step_type = "lambda")] // the step is named "fetch_data"
+/// fn fetch_data(tier: &str) -> Result<Vec<u8>, std::io::Error> {
+///     Ok(Vec::new())
+/// }
+///
+/// #[workflow] // the workflow is named "nightly"
+/// async fn nightly() {}
+/// ```
+///
+/// - **Keys:** `name` (default: the function's name), `domain`,
+///   `partition_key`, `triggered_by`, `run_id`; and, as `#[step]` has them,
+///   `skip(arg, ...)`, `skip_all`, `fields(...)` (handed to `instrument` as
+///   written, so `metric.rows = tracing::field::Empty` works), `level`,
+///   `ret`. Values are Rust expressions evaluated with the arguments in
+///   scope; `%expr` and `?expr` record `Display` and `Debug` forms, as in
+///   `tracing`.
+/// - **Arguments** become the run's `params`, as with `#[instrument]`;
+///   `self` and `impl Trait` arguments are skipped unless named in `fields`.
+///   Every other argument must be `Debug` or be skipped.
+/// - **A function returning `Result`** fails its run on `Err`, with the
+///   error's message and its chain of sources, through an ERROR event (no
+///   `err` needed). An `Ok` value is recorded only with `ret` (as a log
+///   line).
+/// - Sync and async functions, methods and generic functions all work. The
+///   crate using it depends on `tracing`, as every user of a layer does.
+///
+/// What it expands to, for the first function above:
+///
+/// ```text
+/// #[tracing::instrument(name = "workflow", fields(
+///     workflow = "finra.otc_transparency.ingest_week", domain = "finra",
+///     partition_key = format!("{week_ending}|{tier}"), triggered_by = "schedule"))]
+/// ```
+#[cfg(feature = "macros")]
+pub use workflow_history_macros::workflow;
+
+/// Records each call of the function as a **step** of the enclosing run:
+/// `#[tracing::instrument]` with a span named `step`.
+///
+/// ```no_run
+/// use workflow_history::step;
+///
+/// #[step(name = "quality_check", skip(rows))]
+/// fn check(rows: &[u64]) -> Result<(), String> {
+///     if rows.is_empty() {
+///         return Err("no rows".into()); // fails the step with this message
+///     }
+///     Ok(())
+/// }
+///
+/// struct Loader;
+/// impl Loader {
+///     #[step(step_type = "sql")] // `&self` is not recorded
+///     async fn load(&self, table: &str) -> std::io::Result<u64> {
+///         Ok(0)
+///     }
+/// }
+/// ```
+///
+/// Keys: `name` (default: the function's name), `step_type`, `skip(arg,
+/// ...)`, `skip_all`, `fields(...)`, `level`, `ret`, as for
+/// [`workflow`](macro@workflow). A step outside any run is not recorded.
+#[cfg(feature = "macros")]
+pub use workflow_history_macros::step;

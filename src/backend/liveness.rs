@@ -32,6 +32,7 @@ pub(crate) enum Liveness {
 
 /// How a writer's lock is kept, as recorded in `history_writers.lock_kind`.
 pub(crate) const FILE_LOCK: &str = "file";
+#[cfg(feature = "postgres")]
 pub(crate) const SESSION_LOCK: &str = "session";
 
 /// The directory of the lock files of a database's writers.
@@ -97,6 +98,7 @@ pub(crate) fn file_liveness(database: &Path, writer_id: &str, tidy: bool) -> Liv
     }
 }
 
+#[cfg(feature = "postgres")]
 /// The PostgreSQL advisory lock key of a writer: our namespace, and a
 /// 32-bit hash of its id. Two live writers sharing a hash only make each
 /// other look alive, so a collision can delay recovery, never wrong it.
@@ -129,6 +131,7 @@ mod tests {
         assert_eq!(file_liveness(&db, "w1", true), Liveness::Unknown);
     }
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn session_keys_are_stable_and_namespaced() {
         assert_eq!(session_lock_key("a"), session_lock_key("a"));

@@ -125,7 +125,6 @@ pub(crate) fn count_abandoned(db: &mut Database, abandon_after: Duration) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::liveness::SESSION_LOCK;
 
     fn writer(lock_kind: Option<&str>, silent_for: chrono::Duration) -> WriterRow {
         WriterRow {
@@ -168,9 +167,9 @@ mod tests {
 
     #[test]
     fn a_free_session_lock_needs_some_silence_too() {
-        let reconnecting = writer(Some(SESSION_LOCK), chrono::Duration::seconds(5));
+        let reconnecting = writer(Some("session"), chrono::Duration::seconds(5));
         assert!(!gone(&reconnecting, Liveness::Gone, Judge::Writer));
-        let dead = writer(Some(SESSION_LOCK), chrono::Duration::seconds(31));
+        let dead = writer(Some("session"), chrono::Duration::seconds(31));
         assert!(gone(&dead, Liveness::Gone, Judge::Writer));
     }
 

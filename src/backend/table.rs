@@ -25,6 +25,7 @@ pub(crate) enum SqlType {
     Json,
 }
 
+#[cfg(any(feature = "postgres", test))]
 impl SqlType {
     /// The PostgreSQL type, for casting the arrays of a batch.
     pub(crate) fn postgres(self) -> &'static str {
@@ -51,6 +52,8 @@ pub(crate) enum Source<R: 'static> {
 
 pub(crate) struct Column<R: 'static> {
     pub(crate) name: &'static str,
+    /// Only PostgreSQL's batches cast by it; SQLite takes any value.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) ty: SqlType,
     pub(crate) source: Source<R>,
 }
@@ -85,6 +88,7 @@ impl<R: 'static> Table<R> {
     }
 
     /// The PostgreSQL types of the inserted columns, in order.
+    #[cfg(any(feature = "postgres", test))]
     pub(crate) fn insert_types(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.written().map(|c| c.ty.postgres())
     }

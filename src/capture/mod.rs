@@ -7,6 +7,8 @@
 pub(crate) mod clock;
 pub(crate) mod helpers;
 mod panic;
+#[doc(hidden)]
+pub mod private;
 mod visit;
 
 use std::sync::Arc;

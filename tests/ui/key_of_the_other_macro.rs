@@ -1,0 +1,6 @@
+use workflow_history::step;
+
+#[step(domain = "finra")]
+fn fetch() {}
+
+fn main() {}

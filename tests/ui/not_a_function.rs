@@ -1,0 +1,6 @@
+use workflow_history::workflow;
+
+#[workflow]
+struct Ingest;
+
+fn main() {}

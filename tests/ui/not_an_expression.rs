@@ -1,0 +1,6 @@
+use workflow_history::workflow;
+
+#[workflow(name = fn)]
+fn ingest() {}
+
+fn main() {}
