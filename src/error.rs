@@ -144,6 +144,21 @@ pub enum Error {
     /// The writer could not commit; the records are kept and retried.
     #[error("the history writer could not commit: {0}")]
     WriteFailed(String),
+    /// [`init`](crate::init) found a global `tracing` subscriber already
+    /// installed; add a [`HistoryLayer`](crate::HistoryLayer) to that
+    /// subscriber instead.
+    #[error(
+        "a global tracing subscriber is already set: call workflow_history::init() once, or add a HistoryLayer to your own subscriber instead"
+    )]
+    GlobalSubscriberSet,
+    /// `RUST_LOG` holds directives [`init`](crate::init) cannot parse.
+    #[error("RUST_LOG={value:?} is not a valid log filter: {reason}")]
+    InvalidLogFilter {
+        /// The variable's value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The writer did not stop within the shutdown timeout (and a fraction
     /// of a second for recording its stop); it was left to finish on its own.
     #[error(

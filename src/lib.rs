@@ -77,6 +77,8 @@ pub use model::{
 };
 pub use setup::builder::{Backpressure, DATABASE_URL_VAR, HistoryLayerBuilder};
 pub use setup::guard::HistoryGuard;
+#[cfg(feature = "init")]
+pub use setup::init::{init, init_with};
 pub use setup::stats::Stats;
 pub use store::HistoryStore;
 

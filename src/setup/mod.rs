@@ -5,4 +5,6 @@
 pub(crate) mod builder;
 mod exit;
 pub(crate) mod guard;
+#[cfg(feature = "init")]
+pub(crate) mod init;
 pub(crate) mod stats;

@@ -13,16 +13,23 @@ pub const SAY: &str = "@@ ";
 /// Runs this binary's test `test` as a child with `role` and `envs`,
 /// stdout piped.
 pub fn spawn_child(test: &str, role: &str, envs: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().expect("test binary"));
-    command
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut command = child_command(test, role);
+    command.stderr(Stdio::null());
     for (name, value) in envs {
         command.env(name, value);
     }
     command.spawn().expect("spawn child")
+}
+
+/// The command [`spawn_child`] runs, for callers that set more (a working
+/// directory, removed variables); stdout piped.
+pub fn child_command(test: &str, role: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .stdout(Stdio::piped());
+    command
 }
 
 /// The role this process plays, if it is a child.
