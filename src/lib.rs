@@ -66,10 +66,10 @@ pub use capture::private as __private;
 
 pub use backend::DatabaseTarget;
 pub use backend::migrations::SCHEMA_VERSION;
-pub use capture::HistoryLayer;
 pub use capture::helpers::{
     cancel, fail, fail_with_category, quality_passed, records_processed, skip,
 };
+pub use capture::{HistoryLayer, current_run_id, current_step_id};
 pub use error::Error;
 pub use model::{
     EventFilter, EventKind, JsonMap, RunCursor, RunEvent, RunFilter, RunIdMatch, RunStatistics,

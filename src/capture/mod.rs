@@ -5,6 +5,7 @@
 //! span state lives in the span's extensions, not in a shared map.
 
 pub(crate) mod clock;
+mod current;
 pub(crate) mod helpers;
 mod panic;
 #[doc(hidden)]
@@ -21,13 +22,14 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::Backpressure;
-use crate::message::convention::{LaterField, RUN_SPAN, STEP_SPAN};
+use crate::message::convention::{LaterField, RUN_ID_FIELD, RUN_SPAN, STEP_SPAN};
 use crate::message::value::Value;
-use crate::message::{self, Fields, Lineage, Msg, Opened, SpanKey};
+use crate::message::{self, Fields, Lineage, Msg, Opened, RunIdentity, SpanKey};
 use crate::setup::stats::Counters;
 use clock::{ClockSource, Stamp};
 use visit::FieldCollector;
 
+pub use current::{current_run_id, current_step_id};
 pub(crate) use panic::install_hook as install_panic_hook;
 
 /// A `tracing` layer that records `workflow` spans as runs and `step` spans
@@ -105,6 +107,11 @@ struct Tracked {
     key: SpanKey,
     /// The run the span belongs to: itself for a run.
     run: SpanKey,
+    /// That run's id, shared by its steps and by the other history layers.
+    identity: Arc<RunIdentity>,
+    /// The step's order in its run, given at its first enter; 0 until
+    /// then, and for a run.
+    step_order: u32,
     /// Present until the first enter sends it to the writer.
     pending: Option<Pending>,
     /// Its start was dropped on a full queue: the writer never heard of it,
@@ -139,6 +146,12 @@ struct Pending {
     /// Recorded with `Span::record` before the first enter: rare, so kept
     /// out of line rather than making every span's state larger.
     recorded: Vec<(&'static str, Value)>,
+}
+
+/// Takes the run's own id out of its fields, so it is not also a param.
+fn take_run_id(fields: &mut Fields) -> Option<String> {
+    let at = fields.iter().position(|(name, _)| *name == RUN_ID_FIELD)?;
+    Some(fields.remove(at).1.into_text())
 }
 
 #[inline]
@@ -236,12 +249,19 @@ impl HistoryLayer {
         read(span.extensions().get::<Tracked>()?.of(self.id)?)
     }
 
-    /// The key and run of `span` if this layer tracks it.
-    fn tracked<S>(&self, span: &SpanRef<'_, S>) -> Option<(SpanKey, SpanKey)>
+    /// The key and run of `span` if this layer tracks it, and, when
+    /// `identity` is asked for, its run's identity.
+    fn tracked<S>(
+        &self,
+        span: &SpanRef<'_, S>,
+        identity: bool,
+    ) -> Option<(SpanKey, SpanKey, Option<Arc<RunIdentity>>)>
     where
         S: for<'l> LookupSpan<'l>,
     {
-        self.with_tracked(span, |t| Some((t.key, t.run)))
+        self.with_tracked(span, |t| {
+            Some((t.key, t.run, identity.then(|| Arc::clone(&t.identity))))
+        })
     }
 
     /// The key of `span` if this layer tracks it and its writer knows of
@@ -270,31 +290,53 @@ where
         let Some(span) = ctx.span(id) else { return };
         let enclosing = span
             .parent()
-            .and_then(|parent| nearest(Some(parent), |s| self.tracked(s)));
-        let key = SpanKey::next();
-        let (lineage, run) = match (is_run, enclosing) {
-            (true, enclosing) => (
-                Lineage::Run {
-                    parent_run: enclosing.map(|(_, run)| run),
-                },
-                key,
-            ),
-            (false, Some((enclosing, run))) => (
-                Lineage::Step {
-                    run,
-                    parent_step: (enclosing != run).then_some(enclosing),
-                },
-                run,
-            ),
+            .and_then(|parent| nearest(Some(parent), |s| self.tracked(s, !is_run)));
+        if !is_run && enclosing.is_none() {
             // A step outside any workflow is not part of any run's history.
-            (false, None) => return,
-        };
+            return;
+        }
         let mut fields = Fields::new();
         attrs.record(&mut self.collect(&mut fields));
+        let given_run_id = if is_run {
+            take_run_id(&mut fields)
+        } else {
+            None
+        };
+        let key = SpanKey::next();
+        // `insert` panics on a type already there: look first.
+        let mut extensions = span.extensions_mut();
+        let first = extensions.get_mut::<Tracked>();
+        if first.as_ref().is_some_and(|t| t.of(self.id).is_some()) {
+            return;
+        }
+        // Another history layer tracking the span already named its run:
+        // use that, so every database records the same ids.
+        let shared = first.as_ref().map(|t| Arc::clone(&t.identity));
+        let (lineage, run, identity) = if is_run {
+            let identity = shared.unwrap_or_else(|| RunIdentity::new(given_run_id));
+            let lineage = Lineage::Run {
+                parent_run: enclosing.map(|(_, run, _)| run),
+                identity: Arc::clone(&identity),
+            };
+            (lineage, key, identity)
+        } else {
+            let Some((enclosing, run, Some(run_identity))) = enclosing else {
+                return;
+            };
+            let lineage = Lineage::Step {
+                run,
+                parent_step: (enclosing != run).then_some(enclosing),
+                // Numbered at the first enter.
+                order: 0,
+            };
+            (lineage, run, shared.unwrap_or(run_identity))
+        };
         let tracked = Tracked {
             layer: self.id,
             key,
             run,
+            identity,
+            step_order: 0,
             pending: Some(Pending {
                 lineage,
                 created_at: is_run.then(|| self.clock.now()),
@@ -304,12 +346,9 @@ where
             dropped: false,
             others: Vec::new(),
         };
-        // `insert` panics on a type already there: look first.
-        let mut extensions = span.extensions_mut();
-        match extensions.get_mut::<Tracked>() {
+        match first {
             None => extensions.insert(tracked),
-            Some(first) if first.of(self.id).is_none() => first.others.push(tracked),
-            Some(_) => {}
+            Some(first) => first.others.push(tracked),
         }
     }
 
@@ -352,10 +391,20 @@ where
         }
         let first_enter = {
             let mut extensions = span.extensions_mut();
-            extensions
-                .get_mut::<Tracked>()
-                .and_then(|t| t.of_mut(self.id))
-                .and_then(|tracked| Some((tracked.key, tracked.pending.take()?)))
+            extensions.get_mut::<Tracked>().and_then(|first| {
+                // The first layer numbers a step; the others use its number.
+                let numbered = first.step_order;
+                let tracked = first.of_mut(self.id)?;
+                let mut pending = tracked.pending.take()?;
+                if let Lineage::Step { order, .. } = &mut pending.lineage {
+                    *order = match numbered {
+                        0 => tracked.identity.next_step_order(),
+                        n => n,
+                    };
+                    tracked.step_order = *order;
+                }
+                Some((tracked.key, pending))
+            })
         };
         if let Some((key, pending)) = first_enter {
             let started_at = self.clock.now();

@@ -20,6 +20,10 @@
 pub(crate) const RUN_SPAN: &str = "workflow";
 pub(crate) const STEP_SPAN: &str = "step";
 
+/// The field that gives a run its id; the layer takes it (see
+/// [`RunIdentity`](super::RunIdentity)), the writer never sees it.
+pub(crate) const RUN_ID_FIELD: &str = "run_id";
+
 /// Where a field given at a span's creation goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CreationField<'a> {
@@ -27,7 +31,6 @@ pub(crate) enum CreationField<'a> {
     Domain,
     PartitionKey,
     TriggeredBy,
-    RunId,
     StepName,
     StepType,
     /// Any other field: a param.
@@ -41,7 +44,6 @@ impl<'a> CreationField<'a> {
             "domain" => CreationField::Domain,
             "partition_key" => CreationField::PartitionKey,
             "triggered_by" => CreationField::TriggeredBy,
-            "run_id" => CreationField::RunId,
             other => CreationField::Param(other),
         }
     }

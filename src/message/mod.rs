@@ -2,7 +2,8 @@
 //! sides share.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_channel::Sender;
 use smallvec::SmallVec;
@@ -49,15 +50,50 @@ impl SpanKey {
     }
 }
 
+/// A run's id and the numbering of its steps, decided by the layer when
+/// the run's span is created: so the code inside a run can ask for its id
+/// ([`current_run_id`](crate::current_run_id)) without waiting for the
+/// writer, and other history layers of the span can share it.
+#[derive(Debug)]
+pub(crate) struct RunIdentity {
+    /// Given by the application (`run_id`), or a new UUIDv7.
+    pub(crate) run_id: Box<str>,
+    /// The order of the last step numbered.
+    last_step: AtomicU32,
+}
+
+impl RunIdentity {
+    pub(crate) fn new(given: Option<String>) -> Arc<RunIdentity> {
+        let run_id = match given {
+            Some(id) if !id.is_empty() => id,
+            _ => uuid::Uuid::now_v7().to_string(),
+        };
+        Arc::new(RunIdentity {
+            run_id: run_id.into_boxed_str(),
+            last_step: AtomicU32::new(0),
+        })
+    }
+
+    /// Numbers a new step of the run: 1, 2, ... in the order steps are
+    /// first entered, whichever thread enters them.
+    pub(crate) fn next_step_order(&self) -> u32 {
+        self.last_step.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
 /// Whether a tracked span is a run or a step, and what encloses it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) enum Lineage {
     /// A `workflow` span, inside another run or not.
-    Run { parent_run: Option<SpanKey> },
+    Run {
+        parent_run: Option<SpanKey>,
+        identity: Arc<RunIdentity>,
+    },
     /// A `step` span of `run`, inside another step or not.
     Step {
         run: SpanKey,
         parent_step: Option<SpanKey>,
+        order: u32,
     },
 }
 

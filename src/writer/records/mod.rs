@@ -6,7 +6,6 @@ mod later;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::backend::tables::NewEvent;
 use crate::capture::clock::{Stamp, TimeAnchor};
@@ -17,7 +16,6 @@ use later::Origin;
 
 struct OpenRun {
     run: WorkflowRun,
-    next_step_order: u32,
     /// Why the first failed step failed: the run's error if it has none.
     failed_step: Option<(String, Option<String>)>,
     panic: Option<String>,
@@ -161,9 +159,19 @@ impl Records {
             }
             Msg::Opened(opened) => {
                 let key = opened.key;
-                let kept = match opened.lineage {
-                    Lineage::Run { parent_run } => self.open_run(opened, parent_run),
-                    Lineage::Step { run, parent_step } => self.open_step(opened, run, parent_step),
+                let kept = match &opened.lineage {
+                    Lineage::Run {
+                        parent_run,
+                        identity,
+                    } => {
+                        let (parent_run, run_id) = (*parent_run, identity.run_id.to_string());
+                        self.open_run(opened, parent_run, run_id)
+                    }
+                    &Lineage::Step {
+                        run,
+                        parent_step,
+                        order,
+                    } => self.open_step(opened, run, parent_step, order),
                 };
                 if !kept {
                     self.unknown.insert(key);
@@ -205,8 +213,8 @@ impl Records {
     }
 
     /// Starts a run; always kept.
-    fn open_run(&mut self, opened: Opened, parent_run: Option<SpanKey>) -> bool {
-        let mut run = WorkflowRun::new(String::new(), opened.metadata.target());
+    fn open_run(&mut self, opened: Opened, parent_run: Option<SpanKey>, run_id: String) -> bool {
+        let mut run = WorkflowRun::new(run_id, opened.metadata.target());
         run.created_at = self.time(opened.created_at);
         run.started_at = Some(self.time(opened.started_at));
         run.status = WorkflowStatus::Running;
@@ -219,14 +227,10 @@ impl Records {
                 CreationField::Domain => run.domain = Some(value.into_text()),
                 CreationField::PartitionKey => run.partition_key = Some(value.into_text()),
                 CreationField::TriggeredBy => run.triggered_by = value.into_text(),
-                CreationField::RunId => run.run_id = value.into_text(),
                 CreationField::StepName | CreationField::StepType | CreationField::Param(_) => {
                     run.params.insert(name.to_owned(), value.into_json());
                 }
             }
-        }
-        if run.run_id.is_empty() {
-            run.run_id = Uuid::now_v7().to_string();
         }
         self.events.push(NewEvent::status_change(
             &run.run_id,
@@ -237,7 +241,6 @@ impl Records {
         ));
         let mut open = OpenRun {
             run,
-            next_step_order: 0,
             failed_step: None,
             panic: None,
             dirty: false,
@@ -254,16 +257,12 @@ impl Records {
         opened: Opened,
         run_key: SpanKey,
         parent_step: Option<SpanKey>,
+        order: u32,
     ) -> bool {
-        let Some(run) = self.runs.get_mut(&run_key) else {
+        let Some(run) = self.runs.get(&run_key) else {
             return false;
         };
-        run.next_step_order += 1;
-        let mut step = StepRun::new(
-            run.run.run_id.clone(),
-            run.next_step_order,
-            opened.metadata.target(),
-        );
+        let mut step = StepRun::new(run.run.run_id.clone(), order, opened.metadata.target());
         step.started_at = Some(self.anchor.to_utc(opened.started_at));
         step.status = StepStatus::Running;
         step.parent_step_id = parent_step
