@@ -132,7 +132,8 @@ fn seconds_between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct WorkflowRun {
-    /// Unique id: a UUIDv7 unless the span gave `run_id`.
+    /// Unique id: a UUIDv7 unless the span gave `run_id`; for a later
+    /// attempt of a given `run_id`, `<run_id>~<attempt>`.
     pub run_id: String,
     /// The `workflow` field of the span.
     pub workflow_name: String,
@@ -167,6 +168,17 @@ pub struct WorkflowRun {
     pub parent_run_id: Option<String>,
     /// The recorded `cancel_reason`, for a cancelled run.
     pub cancel_reason: Option<String>,
+    /// 1, or 2, 3, ... when the span gave a `run_id` that earlier runs
+    /// already had (a retry): each execution is a run of its own.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// For a later attempt, the id of the first (the `run_id` as given).
+    #[serde(default)]
+    pub first_attempt_id: Option<String>,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 impl WorkflowRun {
@@ -189,6 +201,8 @@ impl WorkflowRun {
             created_at: Utc::now(),
             parent_run_id: None,
             cancel_reason: None,
+            attempt: 1,
+            first_attempt_id: None,
         }
     }
 
@@ -498,6 +512,10 @@ pub struct RunStatistics {
     pub cancelled: u64,
     /// Of which pending or running.
     pub running: u64,
+    /// Of all selected, how many are a retry: a later attempt of a
+    /// `run_id` given before.
+    #[serde(default)]
+    pub retries: u64,
     /// Completed over finished runs; 0 when none finished.
     pub success_rate: f64,
     /// Mean duration of finished runs.

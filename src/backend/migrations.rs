@@ -44,6 +44,8 @@ migrations! {
     2 => "0002_writers",
     3 => "0003_listing_order_indexes",
     4 => "0004_writer_locks",
+    5 => "0005_attempts",
+    6 => "0006_run_id_tails",
 }
 
 /// The schema version this crate writes and reads.

@@ -5,6 +5,7 @@
 //! [`Exec`]; what differs between the two lives in their own modules:
 //! opening and migrating, binding values, and the writer's batch.
 
+pub(crate) mod attempts;
 pub(crate) mod exec;
 pub(crate) mod liveness;
 pub(crate) mod migrations;

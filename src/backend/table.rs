@@ -108,15 +108,28 @@ impl<R: 'static> Table<R> {
         format!(" ON CONFLICT ({key}) DO UPDATE SET {set}")
     }
 
-    /// `INSERT INTO t (a, b) VALUES (?1, ?2)` with the conflict clause.
-    pub(crate) fn insert_one(&self) -> String {
+    /// `INSERT INTO t (a, b) VALUES (?1, ?2)`, without a conflict clause.
+    fn insert_row(&self) -> String {
         let slots = join((1..=self.width()).map(|i| format!("?{i}")));
         format!(
-            "INSERT INTO {} ({}) VALUES ({slots}){}",
+            "INSERT INTO {} ({}) VALUES ({slots})",
             self.name,
-            self.insert_columns(),
-            self.on_conflict()
+            self.insert_columns()
         )
+    }
+
+    /// `INSERT INTO t (a, b) VALUES (?1, ?2)` with the conflict clause.
+    pub(crate) fn insert_one(&self) -> String {
+        format!("{}{}", self.insert_row(), self.on_conflict())
+    }
+
+    /// `INSERT ... ON CONFLICT (key) DO NOTHING`: writes the row only if
+    /// its key is free, and says so by the count of rows it changed.
+    pub(crate) fn insert_if_new(&self) -> String {
+        match self.key {
+            Some(key) => format!("{} ON CONFLICT ({key}) DO NOTHING", self.insert_row()),
+            None => self.insert_row(),
+        }
     }
 
     /// `SELECT <every column> FROM t`; rows read back with [`Reader`].
@@ -255,6 +268,11 @@ mod tests {
             THINGS.insert_one(),
             "INSERT INTO things (id, n, born, writer) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (id) DO UPDATE SET n = excluded.n, writer = excluded.writer"
+        );
+        assert_eq!(
+            THINGS.insert_if_new(),
+            "INSERT INTO things (id, n, born, writer) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (id) DO NOTHING"
         );
         assert_eq!(
             THINGS.select(),

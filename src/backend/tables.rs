@@ -51,6 +51,10 @@ pub(crate) static RUNS: Table<WorkflowRun> = Table {
         field!("created_at", Time, |r| Param::Time(Some(r.created_at))),
         field!("parent_run_id", Text, |r| Param::opt_text(&r.parent_run_id)),
         field!("cancel_reason", Text, |r| Param::opt_text(&r.cancel_reason)),
+        field!("attempt", Int, |r| Param::Int(Some(i64::from(r.attempt)))),
+        field!("first_attempt_id", Text, |r| Param::opt_text(
+            &r.first_attempt_id
+        )),
         Column {
             name: "writer_id",
             ty: SqlType::Text,
@@ -178,6 +182,14 @@ pub(crate) fn run_from_row(row: &dyn super::exec::Row) -> Result<WorkflowRun, Er
         created_at: required(r.time("created_at")?, "created_at")?,
         parent_run_id: r.text("parent_run_id")?,
         cancel_reason: r.text("cancel_reason")?,
+        attempt: {
+            let attempt = required(r.int("attempt")?, "attempt")?;
+            u32::try_from(attempt).map_err(|_| Error::Corrupt {
+                column: "attempt",
+                detail: format!("{attempt} is not an attempt number"),
+            })?
+        },
+        first_attempt_id: r.text("first_attempt_id")?,
     })
 }
 

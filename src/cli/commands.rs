@@ -145,6 +145,11 @@ pub(crate) fn show(store: &HistoryStore, run_id: &str, out: Output) -> Result<St
             detail.run.duration_seconds.map(render::duration),
         ),
         ("parent run", run.parent_run_id.clone()),
+        (
+            "attempt",
+            (!detail.attempts.is_empty())
+                .then(|| format!("{} of {}", run.attempt, detail.attempts.len())),
+        ),
         ("error", run.error.clone()),
         ("category", run.error_category.clone()),
         ("cancelled", run.cancel_reason.clone()),
@@ -158,6 +163,40 @@ pub(crate) fn show(store: &HistoryStore, run_id: &str, out: Output) -> Result<St
             _ => None,
         };
         let _ = writeln!(text, "  {key:<14}{}", render::paint(&value, style, color));
+    }
+    if !detail.attempts.is_empty() {
+        let _ = writeln!(
+            text,
+            "\n{}",
+            render::paint("attempts", Some(Style::Bold), color)
+        );
+        for attempt in &detail.attempts {
+            let marker = if attempt.run_id == run.run_id {
+                "*"
+            } else {
+                " "
+            };
+            let _ = writeln!(
+                text,
+                "{marker} {:>3}  {}  {}  {}  {}  {}",
+                attempt.attempt,
+                render::escape(attempt.run_id.clone()),
+                render::paint(
+                    attempt.status.as_str(),
+                    Some(Style::of_status(attempt.status.as_str())),
+                    color
+                ),
+                attempt.started_at.map(render::time).unwrap_or_default(),
+                attempt
+                    .duration_seconds
+                    .map(render::duration)
+                    .unwrap_or_default(),
+                render::escape(render::shorten(
+                    attempt.error.as_deref().unwrap_or(""),
+                    ERROR_CHARS
+                )),
+            );
+        }
     }
     for (title, map) in [
         ("params", &run.params),

@@ -58,18 +58,22 @@ impl SpanKey {
 pub(crate) struct RunIdentity {
     /// Given by the application (`run_id`), or a new UUIDv7.
     pub(crate) run_id: Box<str>,
+    /// Whether the application gave it: only then may another run have
+    /// it already (a retry), so only then must the writer claim it.
+    pub(crate) given: bool,
     /// The order of the last step numbered.
     last_step: AtomicU32,
 }
 
 impl RunIdentity {
     pub(crate) fn new(given: Option<String>) -> Arc<RunIdentity> {
-        let run_id = match given {
-            Some(id) if !id.is_empty() => id,
-            _ => uuid::Uuid::now_v7().to_string(),
+        let (run_id, given) = match given {
+            Some(id) if !id.is_empty() => (id, true),
+            _ => (uuid::Uuid::now_v7().to_string(), false),
         };
         Arc::new(RunIdentity {
             run_id: run_id.into_boxed_str(),
+            given,
             last_step: AtomicU32::new(0),
         })
     }

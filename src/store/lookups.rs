@@ -1,118 +1,17 @@
 //! Lookups beyond the core queries, for people at a terminal or a
-//! dashboard: short run ids, filtered events, per-workflow statistics.
+//! dashboard: filtered events, per-workflow statistics.
 
 use chrono::{DateTime, Utc};
 
 use super::HistoryStore;
 use super::filter::{event_conditions, filter_conditions};
 use crate::Error;
-use crate::backend::exec::{query, query_opt, required};
+use crate::backend::exec::{query, required};
 use crate::backend::param::Param;
 use crate::backend::tables::{EVENTS, event_from_row};
-use crate::model::{
-    EventFilter, RunEvent, RunFilter, RunIdMatch, WorkflowCount, WorkflowStatistics,
-};
-
-/// How many candidates [`HistoryStore::resolve_run_id`] reports for an
-/// ambiguous prefix.
-const AMBIGUOUS_SHOWN: usize = 5;
+use crate::model::{EventFilter, RunEvent, RunFilter, WorkflowCount, WorkflowStatistics};
 
 impl HistoryStore {
-    /// Finds the run designated by a full run id or by the start of one, the
-    /// way `git` accepts a short commit hash. An exact id always wins, even
-    /// when it is also the start of longer ids.
-    ///
-    /// ```no_run
-    /// use workflow_history::{HistoryStore, RunIdMatch};
-    /// # fn docs() -> Result<(), workflow_history::Error> {
-    /// let store = HistoryStore::open_sqlite("history.db")?;
-    /// match store.resolve_run_id("0193a1b2-c3d4")? {
-    ///     RunIdMatch::Found(run_id) => println!("{:?}", store.get_run(&run_id)?),
-    ///     RunIdMatch::NotFound => println!("no such run"),
-    ///     RunIdMatch::Ambiguous(some) => println!("which one? {some:?}"),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn resolve_run_id(&self, id_or_prefix: &str) -> Result<RunIdMatch, Error> {
-        if id_or_prefix.is_empty() {
-            return Ok(RunIdMatch::NotFound);
-        }
-        let mut db = self.db();
-        let run_id = |row: &dyn crate::backend::exec::Row| required(row.text(0)?, "run_id");
-        let exact = query_opt(
-            db.exec(),
-            "SELECT run_id FROM workflow_runs WHERE run_id = ?1",
-            &[Param::text(id_or_prefix)],
-            run_id,
-        )?;
-        if let Some(run_id) = exact {
-            return Ok(RunIdMatch::Found(run_id));
-        }
-        // Ids starting with the prefix sort right after it (byte order, as
-        // SQLite's BINARY collation, PostgreSQL's "C" collation of run_id and
-        // `str::starts_with` all use), so a short range scan of the primary
-        // key finds them all.
-        let mut matches: Vec<String> = query(
-            db.exec(),
-            "SELECT run_id FROM workflow_runs WHERE run_id > ?1 ORDER BY run_id LIMIT ?2",
-            &[
-                Param::text(id_or_prefix),
-                Param::count(AMBIGUOUS_SHOWN as u64 + 1),
-            ],
-            run_id,
-        )?
-        .into_iter()
-        .take_while(|run_id| run_id.starts_with(id_or_prefix))
-        .collect();
-        Ok(match matches.len() {
-            0 => RunIdMatch::NotFound,
-            1 => RunIdMatch::Found(matches.remove(0)),
-            _ => {
-                matches.truncate(AMBIGUOUS_SHOWN);
-                RunIdMatch::Ambiguous(matches)
-            }
-        })
-    }
-
-    /// The shortest start of `run_id`, at least `min_chars` characters, that
-    /// [`HistoryStore::resolve_run_id`] resolves to this run today (ids
-    /// recorded later may make it ambiguous, as with short commit hashes).
-    ///
-    /// UUIDv7 ids begin with their creation time, so runs started close
-    /// together need more characters than runs started days apart.
-    ///
-    /// ```no_run
-    /// # fn docs() -> Result<(), workflow_history::Error> {
-    /// let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
-    /// for run in store.list_runs(&Default::default())? {
-    ///     println!("{}", store.short_run_id(&run.run_id, 8)?);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn short_run_id(&self, run_id: &str, min_chars: usize) -> Result<String, Error> {
-        let mut db = self.db();
-        let mut neighbour = |sql: &str| -> Result<Option<String>, Error> {
-            query_opt(db.exec(), sql, &[Param::text(run_id)], |row| {
-                required(row.text(0)?, "run_id")
-            })
-        };
-        let before = neighbour(
-            "SELECT run_id FROM workflow_runs WHERE run_id < ?1 ORDER BY run_id DESC LIMIT 1",
-        )?;
-        let after = neighbour(
-            "SELECT run_id FROM workflow_runs WHERE run_id > ?1 ORDER BY run_id LIMIT 1",
-        )?;
-        // Only the neighbours in id order can share a longer start with it.
-        let shared = [before, after]
-            .iter()
-            .flatten()
-            .map(|other| common_prefix_chars(run_id, other))
-            .max()
-            .unwrap_or(0);
-        let chars = (shared + 1).max(min_chars);
-        Ok(run_id.chars().take(chars).collect())
-    }
-
     /// The run's events that the filter selects, in the order they happened.
     ///
     /// ```no_run
@@ -208,9 +107,4 @@ impl HistoryStore {
             },
         )
     }
-}
-
-/// How many characters two strings share at their start.
-fn common_prefix_chars(a: &str, b: &str) -> usize {
-    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }

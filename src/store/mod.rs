@@ -2,6 +2,7 @@
 
 mod filter;
 mod lookups;
+mod run_ids;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -251,20 +252,21 @@ impl HistoryStore {
              COUNT(CASE WHEN status = 'FAILED' THEN 1 END), \
              COUNT(CASE WHEN status = 'CANCELLED' THEN 1 END), \
              COUNT(CASE WHEN status IN ('PENDING', 'RUNNING') THEN 1 END), \
-             AVG({finished_ms}), MAX({finished_ms}), COUNT({finished_ms}) \
+             AVG({finished_ms}), MAX({finished_ms}), COUNT({finished_ms}), \
+             COUNT(CASE WHEN attempt > 1 THEN 1 END) \
              FROM workflow_runs{}",
             conditions.sql()
         );
         let mut db = self.db();
         let summary = query_opt(db.exec(), &sql, &conditions.params, |row| {
-            let mut counts = [0u64; 6];
-            for (i, slot) in [0, 1, 2, 3, 4, 7].into_iter().zip(counts.iter_mut()) {
+            let mut counts = [0u64; 7];
+            for (i, slot) in [0, 1, 2, 3, 4, 7, 8].into_iter().zip(counts.iter_mut()) {
                 *slot = required(row.int(i)?, "count")?.max(0) as u64;
             }
             Ok((counts, row.float(5)?, row.float(6)?))
         })?;
-        let ([total, completed, failed, cancelled, running, timed], avg_ms, max_ms) =
-            summary.unwrap_or(([0; 6], None, None));
+        let ([total, completed, failed, cancelled, running, timed, retries], avg_ms, max_ms) =
+            summary.unwrap_or(([0; 7], None, None));
         let finished = completed + failed + cancelled;
         let mut percentile = |p: f64| percentile_ms(&mut db, filter, timed, p);
         Ok(RunStatistics {
@@ -273,6 +275,7 @@ impl HistoryStore {
             failed,
             cancelled,
             running,
+            retries,
             success_rate: if finished == 0 {
                 0.0
             } else {

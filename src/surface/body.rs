@@ -109,13 +109,48 @@ impl RunPage {
     }
 }
 
-/// A run with its steps, by step order.
+/// A run with its steps, by step order, and the other attempts of a
+/// retried run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RunDetail {
     /// The run.
     pub run: RunView,
     /// Its steps, by `step_order`.
     pub steps: Vec<StepView>,
+    /// Every attempt of the run, this one included, by attempt number,
+    /// when its `run_id` was given more than once; empty otherwise.
+    #[serde(default)]
+    pub attempts: Vec<AttemptView>,
+}
+
+/// One attempt of a retried run, in a [`RunDetail`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    /// The attempt's run id.
+    pub run_id: String,
+    /// 1 for the first.
+    pub attempt: u32,
+    /// Its status.
+    pub status: crate::WorkflowStatus,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Seconds from start to completion, `null` while unfinished.
+    pub duration_seconds: Option<f64>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+impl From<WorkflowRun> for AttemptView {
+    fn from(run: WorkflowRun) -> Self {
+        AttemptView {
+            duration_seconds: run.duration_seconds(),
+            run_id: run.run_id,
+            attempt: run.attempt,
+            status: run.status,
+            started_at: run.started_at,
+            error: run.error,
+        }
+    }
 }
 
 impl RunDetail {
@@ -131,9 +166,16 @@ impl RunDetail {
             .get_run(&run_id)?
             .ok_or_else(|| QueryError::RunNotFound(run_id.clone()))?;
         let steps = store.get_steps(&run_id)?;
+        let retried = run.attempt > 1 || store.latest_attempt_id(&run_id)?.is_some();
+        let attempts = if retried {
+            store.get_attempts(&run_id)?
+        } else {
+            Vec::new()
+        };
         Ok(RunDetail {
             run: run.into(),
             steps: steps.into_iter().map(StepView::from).collect(),
+            attempts: attempts.into_iter().map(AttemptView::from).collect(),
         })
     }
 }
@@ -256,7 +298,18 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
-/// The full id of the run designated by a full or shortened id.
+/// Whether `asked` named an attempt (`<id>~<n>`) rather than the run
+/// `found` by it.
+fn names_an_attempt(asked: &str, found: &str) -> bool {
+    asked != found
+        && asked
+            .rsplit_once('~')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The full id of the run designated by a full or shortened id (see
+/// [`HistoryStore::resolve_run_id`]). A run whose id was given again
+/// later designates its latest attempt: `<id>~1` names the first.
 ///
 /// # Errors
 /// [`QueryError::BadParam`] for an empty id, [`QueryError::RunNotFound`],
@@ -264,7 +317,8 @@ pub struct ErrorBody {
 pub fn resolve_run_id(store: &HistoryStore, id_or_prefix: &str) -> Result<String, QueryError> {
     let id_or_prefix = super::params::parse_run_id(id_or_prefix)?;
     match store.resolve_run_id(id_or_prefix)? {
-        RunIdMatch::Found(run_id) => Ok(run_id),
+        RunIdMatch::Found(run_id) if names_an_attempt(id_or_prefix, &run_id) => Ok(run_id),
+        RunIdMatch::Found(run_id) => Ok(store.latest_attempt_id(&run_id)?.unwrap_or(run_id)),
         RunIdMatch::NotFound => Err(QueryError::RunNotFound(id_or_prefix.to_owned())),
         RunIdMatch::Ambiguous(candidates) => Err(QueryError::AmbiguousRunId {
             prefix: id_or_prefix.to_owned(),

@@ -4,6 +4,7 @@
 //! ([`policy`]).
 
 mod chores;
+mod claims;
 mod intake;
 mod policy;
 mod records;
@@ -199,10 +200,11 @@ impl Writer {
     /// Writes everything pending in one transaction. On failure nothing is
     /// lost: the records stay pending and the next attempt waits longer.
     fn commit(&mut self) -> bool {
-        let (runs, steps, events) = self.records.pending();
-        let written = self
-            .db
-            .write_batch(self.chores.writer_id(), runs, steps, events);
+        let written = self.claim_given_ids().and_then(|()| {
+            let (runs, steps, events) = self.records.pending();
+            self.db
+                .write_batch(self.chores.writer_id(), runs, steps, events)
+        });
         // A batch refused for its data would be refused forever: keep what
         // can be kept, record by record, and drop the rest.
         let written = match written {

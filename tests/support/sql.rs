@@ -91,6 +91,19 @@ impl TestDb {
         Conn::Sqlite(rusqlite::Connection::open(&self.path).expect("open with rusqlite"))
     }
 
+    /// Runs several `;`-separated statements without parameters.
+    pub fn sql_batch(&self, sql: &str) {
+        match self.connect_sql() {
+            Conn::Sqlite(conn) => conn
+                .execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(mut client) => client
+                .batch_execute(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
+    }
+
     /// Runs a statement; returns how many rows it changed.
     pub fn sql_execute(&self, sql: &str, params: &[SqlValue<'_>]) -> u64 {
         match self.connect_sql() {

@@ -50,26 +50,33 @@ impl Records {
         if !event.keep_in_log {
             return 0;
         }
-        let (run_id, step_id) = if let Some(open) = self.steps.get(&event.span) {
-            (open.step.run_id.clone(), Some(open.step.step_id.clone()))
+        let (run, run_id, step_id) = if let Some(open) = self.steps.get(&event.span) {
+            (
+                open.run,
+                open.step.run_id.clone(),
+                Some(open.step.step_id.clone()),
+            )
         } else if let Some(open) = self.runs.get(&event.span) {
-            (open.run.run_id.clone(), None)
+            (event.span, open.run.run_id.clone(), None)
         } else {
             return 0;
         };
         if self.is_full() {
             return 1;
         }
-        self.events.push(NewEvent {
-            run_id,
-            step_id,
-            timestamp: self.anchor.to_utc(event.at),
-            kind: EventKind::Log,
-            level: Some(level.as_str()),
-            target: Some(event.metadata.target()),
-            message,
-            fields,
-        });
+        self.log(
+            run,
+            NewEvent {
+                run_id,
+                step_id,
+                timestamp: self.anchor.to_utc(event.at),
+                kind: EventKind::Log,
+                level: Some(level.as_str()),
+                target: Some(event.metadata.target()),
+                message,
+                fields,
+            },
+        );
         0
     }
 

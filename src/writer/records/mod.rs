@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use crate::backend::attempts::Attempt;
 use crate::backend::tables::NewEvent;
 use crate::capture::clock::{Stamp, TimeAnchor};
 use crate::message::convention::CreationField;
@@ -16,6 +17,11 @@ use later::Origin;
 
 struct OpenRun {
     run: WorkflowRun,
+    /// The enclosing run, for a sub-workflow.
+    parent: Option<SpanKey>,
+    /// Its id is known to be its own in the database: it was generated, or
+    /// a claim for the id the application gave has committed.
+    claimed: bool,
     /// Why the first failed step failed: the run's error if it has none.
     failed_step: Option<(String, Option<String>)>,
     panic: Option<String>,
@@ -42,6 +48,9 @@ pub(crate) struct Records {
     dirty_runs: Vec<SpanKey>,
     dirty_steps: Vec<SpanKey>,
     events: Vec<NewEvent>,
+    /// The run of each of `events`, by position: ids may still change
+    /// when a run's claim moves it to a later attempt.
+    event_runs: Vec<SpanKey>,
     /// Spans whose open was refused or had no run to join, until they close:
     /// everything about them is ignored.
     unknown: HashSet<SpanKey>,
@@ -64,6 +73,7 @@ impl Records {
             dirty_runs: Vec::new(),
             dirty_steps: Vec::new(),
             events: Vec::new(),
+            event_runs: Vec::new(),
             unknown: HashSet::new(),
         }
     }
@@ -116,7 +126,9 @@ impl Records {
 
     /// The first `n` pending events were written on their own.
     pub(crate) fn forget_events(&mut self, n: usize) {
-        self.events.drain(..n.min(self.events.len()));
+        let n = n.min(self.events.len());
+        self.events.drain(..n);
+        self.event_runs.drain(..n);
     }
 
     /// Everything pending was committed: forget what is finished.
@@ -138,6 +150,67 @@ impl Records {
             }
         }
         self.events.clear();
+        self.event_runs.clear();
+    }
+
+    /// Keeps an event of `run` for the next commit.
+    fn log(&mut self, run: SpanKey, event: NewEvent) {
+        self.events.push(event);
+        self.event_runs.push(run);
+    }
+
+    /// The runs whose ids the application gave and that no commit has
+    /// claimed yet, to be claimed before they are written.
+    pub(crate) fn unclaimed(&self) -> Vec<(SpanKey, &WorkflowRun)> {
+        self.dirty_runs
+            .iter()
+            .filter_map(|key| Some((*key, self.runs.get(key)?)))
+            .filter(|(_, open)| !open.claimed)
+            .map(|(key, open)| (key, &open.run))
+            .collect()
+    }
+
+    /// The claim of `key`'s id committed, under `moved` when its id was
+    /// taken: the run, its steps, its events and its sub-workflows then
+    /// take the attempt's id.
+    pub(crate) fn claimed(&mut self, key: SpanKey, moved: Option<Attempt>) {
+        let Some(open) = self.runs.get_mut(&key) else {
+            return;
+        };
+        open.claimed = true;
+        let Some(attempt) = moved else {
+            return;
+        };
+        let old = std::mem::replace(&mut open.run.run_id, attempt.run_id.clone());
+        open.run.attempt = attempt.attempt;
+        open.run.first_attempt_id = Some(attempt.first_attempt_id);
+        let new = attempt.run_id;
+        let rename_step = |step_id: &mut String| {
+            if let Some(order) = step_id.strip_prefix(old.as_str()) {
+                *step_id = format!("{new}{order}");
+            }
+        };
+        for open in self.steps.values_mut().filter(|s| s.run == key) {
+            open.step.run_id.clone_from(&new);
+            rename_step(&mut open.step.step_id);
+            if let Some(parent) = &mut open.step.parent_step_id {
+                rename_step(parent);
+            }
+        }
+        for (event, _) in self
+            .events
+            .iter_mut()
+            .zip(&self.event_runs)
+            .filter(|(_, run)| **run == key)
+        {
+            event.run_id.clone_from(&new);
+            if let Some(step_id) = &mut event.step_id {
+                rename_step(step_id);
+            }
+        }
+        for open in self.runs.values_mut().filter(|r| r.parent == Some(key)) {
+            open.run.parent_run_id = Some(new.clone());
+        }
     }
 
     fn is_full(&self) -> bool {
@@ -165,7 +238,8 @@ impl Records {
                         identity,
                     } => {
                         let (parent_run, run_id) = (*parent_run, identity.run_id.to_string());
-                        self.open_run(opened, parent_run, run_id)
+                        let given = identity.given;
+                        self.open_run(opened, parent_run, run_id, given)
                     }
                     &Lineage::Step {
                         run,
@@ -213,7 +287,13 @@ impl Records {
     }
 
     /// Starts a run; always kept.
-    fn open_run(&mut self, opened: Opened, parent_run: Option<SpanKey>, run_id: String) -> bool {
+    fn open_run(
+        &mut self,
+        opened: Opened,
+        parent_run: Option<SpanKey>,
+        run_id: String,
+        given_id: bool,
+    ) -> bool {
         let mut run = WorkflowRun::new(run_id, opened.metadata.target());
         run.created_at = self.time(opened.created_at);
         run.started_at = Some(self.time(opened.started_at));
@@ -232,15 +312,20 @@ impl Records {
                 }
             }
         }
-        self.events.push(NewEvent::status_change(
-            &run.run_id,
-            None,
-            run.started_at.unwrap_or(run.created_at),
-            WorkflowStatus::Pending.as_str(),
-            WorkflowStatus::Running.as_str(),
-        ));
+        self.log(
+            opened.key,
+            NewEvent::status_change(
+                &run.run_id,
+                None,
+                run.started_at.unwrap_or(run.created_at),
+                WorkflowStatus::Pending.as_str(),
+                WorkflowStatus::Running.as_str(),
+            ),
+        );
         let mut open = OpenRun {
             run,
+            parent: parent_run,
+            claimed: !given_id,
             failed_step: None,
             panic: None,
             dirty: false,
@@ -277,13 +362,16 @@ impl Records {
                 }
             }
         }
-        self.events.push(NewEvent::status_change(
-            &step.run_id,
-            Some(&step.step_id),
-            step.started_at.unwrap_or_else(Utc::now),
-            StepStatus::Pending.as_str(),
-            StepStatus::Running.as_str(),
-        ));
+        self.log(
+            run_key,
+            NewEvent::status_change(
+                &step.run_id,
+                Some(&step.step_id),
+                step.started_at.unwrap_or_else(Utc::now),
+                StepStatus::Pending.as_str(),
+                StepStatus::Running.as_str(),
+            ),
+        );
         let mut open = OpenStep {
             step,
             run: run_key,
@@ -312,6 +400,7 @@ impl Records {
         } else {
             StepStatus::Completed
         };
+        // Not `log`: `open` borrows the steps, and fields apart can be pushed to.
         self.events.push(NewEvent::status_change(
             &step.run_id,
             Some(&step.step_id),
@@ -319,6 +408,7 @@ impl Records {
             StepStatus::Running.as_str(),
             step.status.as_str(),
         ));
+        self.event_runs.push(open.run);
         if step.status == StepStatus::Failed
             && let Some(run) = self.runs.get_mut(&open.run)
         {
@@ -365,6 +455,7 @@ impl Records {
             WorkflowStatus::Running.as_str(),
             run.status.as_str(),
         ));
+        self.event_runs.push(key);
         open.closed = true;
         mark(&mut open.dirty, &mut self.dirty_runs, key);
     }

@@ -1,0 +1,80 @@
+//! Retries never overwrite history. A run whose given `run_id` another run
+//! already has (an earlier execution, finished or still running anywhere)
+//! is recorded as the next attempt, `<run_id>~<attempt>`; the writer
+//! claims each given id this way before it first writes the run.
+
+use super::exec::{Exec, query_opt};
+use super::param::Param;
+use super::tables::RUNS;
+use crate::Error;
+use crate::model::WorkflowRun;
+
+/// Where a run was recorded instead of under the id it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    pub(crate) run_id: String,
+    pub(crate) attempt: u32,
+    pub(crate) first_attempt_id: String,
+}
+
+/// Ids tried for one run before giving up: each miss means another writer
+/// took that attempt meanwhile, so this many means something is wrong.
+const MAX_TRIES: u32 = 100;
+
+/// The id of attempt `attempt` of the run first given `first_attempt_id`.
+pub(crate) fn attempt_id(first_attempt_id: &str, attempt: u32) -> String {
+    format!("{first_attempt_id}~{attempt}")
+}
+
+/// Writes `run` as a new row under its id if no run has it, else under
+/// the next free attempt's id; returns that attempt when the run moved.
+///
+/// A plain insert that does nothing on a conflict, so two writers claiming
+/// the same id at once cannot both win it, on either database.
+pub(crate) fn claim(
+    tx: &mut dyn Exec,
+    run: &WorkflowRun,
+    writer_id: &str,
+) -> Result<Option<Attempt>, Error> {
+    if insert_if_new(tx, run, writer_id)? {
+        return Ok(None);
+    }
+    let first = run
+        .first_attempt_id
+        .clone()
+        .unwrap_or_else(|| run.run_id.clone());
+    let mut moved = run.clone();
+    for _ in 0..MAX_TRIES {
+        let last = query_opt(
+            tx,
+            "SELECT MAX(attempt) FROM workflow_runs WHERE run_id = ?1 OR first_attempt_id = ?1",
+            &[Param::text(&first)],
+            |row| row.int(0),
+        )?
+        .flatten()
+        .unwrap_or(0);
+        let attempt = u32::try_from(last + 1).map_err(|_| Error::Corrupt {
+            column: "attempt",
+            detail: format!("{last} attempts of run {first}"),
+        })?;
+        moved.attempt = attempt;
+        moved.run_id = attempt_id(&first, attempt);
+        moved.first_attempt_id = Some(first.clone());
+        if insert_if_new(tx, &moved, writer_id)? {
+            return Ok(Some(Attempt {
+                run_id: moved.run_id,
+                attempt,
+                first_attempt_id: first,
+            }));
+        }
+    }
+    Err(Error::WriteFailed(format!(
+        "no free attempt id for run {first} after {MAX_TRIES} tries"
+    )))
+}
+
+/// Inserts `run` unless its id is taken; whether it did.
+fn insert_if_new(tx: &mut dyn Exec, run: &WorkflowRun, writer_id: &str) -> Result<bool, Error> {
+    let inserted = tx.execute(&RUNS.insert_if_new(), &RUNS.values(run, writer_id))?;
+    Ok(inserted == 1)
+}
