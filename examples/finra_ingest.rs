@@ -4,26 +4,27 @@
 //! fails the quality check. Then reads both runs back with their steps.
 //!
 //! `cargo run --example finra_ingest` (history goes to `finra_history.db`).
-//! `tests/finra.rs` runs this same pipeline and checks what it recorded.
+//! `tests/finra.rs` runs this same pipeline and checks what it recorded,
+//! and that the `#[instrument]` form the attributes expand to records the
+//! same history.
 
 use std::fmt;
 
-use tracing::{Span, field, instrument};
-use tracing_subscriber::prelude::*;
-use workflow_history::{HistoryLayer, HistoryStore, RunFilter};
+use tracing::{Span, field};
+use workflow_history::{HistoryLayer, HistoryStore, RunFilter, step, workflow};
 
 pub const WORKFLOW: &str = "finra.otc_transparency.ingest_week";
 
 /// One row of the weekly OTC transparency file.
 #[derive(Debug, Clone)]
-struct Trade {
-    symbol: String,
-    shares: Option<u64>,
+pub struct Trade {
+    pub symbol: String,
+    pub shares: Option<u64>,
 }
 
 #[derive(Debug)]
 pub struct QualityError {
-    null_rate: f64,
+    pub null_rate: f64,
 }
 
 impl fmt::Display for QualityError {
@@ -38,18 +39,15 @@ impl fmt::Display for QualityError {
 
 impl std::error::Error for QualityError {}
 
-/// The run: its arguments become params, `metric.total_records` is filled in later.
-#[instrument(
-    name = "workflow",
+/// The run: its arguments become params (apart from `corrupt`), its
+/// `Err` fails it, and `metric.total_records` is filled in later.
+#[workflow(
+    name = WORKFLOW,
+    domain = "finra",
+    partition_key = %format!("{week_ending}|{tier}"),
+    triggered_by = "schedule",
     skip(corrupt),
-    fields(
-        workflow = WORKFLOW,
-        domain = "finra",
-        partition_key = %format!("{week_ending}|{tier}"),
-        triggered_by = "schedule",
-        metric.total_records = field::Empty,
-    ),
-    err
+    fields(metric.total_records = field::Empty),
 )]
 pub fn ingest_week(tier: &str, week_ending: &str, corrupt: bool) -> Result<(), QualityError> {
     let raw = fetch_data(tier, week_ending, corrupt);
@@ -60,11 +58,7 @@ pub fn ingest_week(tier: &str, week_ending: &str, corrupt: bool) -> Result<(), Q
     Ok(())
 }
 
-#[instrument(
-    name = "step",
-    fields(step = "fetch_data", step_type = "lambda"),
-    skip(corrupt)
-)]
+#[step(step_type = "lambda", skip(corrupt))]
 fn fetch_data(tier: &str, week_ending: &str, corrupt: bool) -> Vec<Trade> {
     let trades: Vec<Trade> = (0..1_000)
         .map(|i| Trade {
@@ -79,23 +73,15 @@ fn fetch_data(tier: &str, week_ending: &str, corrupt: bool) -> Vec<Trade> {
     trades
 }
 
-#[instrument(
-    name = "step",
-    fields(step = "transform", step_type = "lambda"),
-    skip_all
-)]
+#[step(step_type = "lambda", skip_all)]
 fn transform(raw: Vec<Trade>) -> Vec<Trade> {
     let trades: Vec<Trade> = raw.into_iter().filter(|t| !t.symbol.is_empty()).collect();
     workflow_history::records_processed(trades.len() as u64);
     trades
 }
 
-#[instrument(
-    name = "step",
-    fields(step = "quality_check", step_type = "pipeline"),
-    skip_all,
-    err
-)]
+/// Returns `Err` on a bad week: that fails the step, and the run with it.
+#[step(step_type = "pipeline", skip_all)]
 fn quality_check(trades: &[Trade]) -> Result<(), QualityError> {
     let nulls = trades.iter().filter(|t| t.shares.is_none()).count();
     let null_rate = nulls as f64 / trades.len().max(1) as f64;
@@ -109,11 +95,7 @@ fn quality_check(trades: &[Trade]) -> Result<(), QualityError> {
     }
 }
 
-#[instrument(
-    name = "step",
-    fields(step = "load_data", step_type = "lambda"),
-    skip_all
-)]
+#[step(step_type = "lambda", skip_all)]
 fn load_data(trades: &[Trade]) {
     let shares: u64 = trades.iter().filter_map(|t| t.shares).sum();
     tracing::info!(shares, "loaded into the warehouse");
@@ -122,11 +104,7 @@ fn load_data(trades: &[Trade]) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = "finra_history.db";
-    let (layer, guard) = HistoryLayer::builder().sqlite(path).build()?;
-    tracing_subscriber::registry()
-        .with(layer)
-        .with(tracing_subscriber::fmt::layer())
-        .init();
+    let guard = workflow_history::init_with(HistoryLayer::builder().sqlite(path))?;
 
     let good = ingest_week("T1", "2025-01-10", false);
     let bad = ingest_week("T1", "2025-01-17", true);

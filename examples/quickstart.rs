@@ -1,34 +1,33 @@
 //! The smallest program that records a run and prints it back.
 //!
-//! Run with `cargo run --example quickstart`; history goes to `history.db`.
+//! Run with `cargo run --example quickstart`; history goes to `history.db`
+//! (or to the database `WORKFLOW_HISTORY_DATABASE_URL` names).
 
-use tracing::instrument;
-use tracing_subscriber::prelude::*;
-use workflow_history::{HistoryLayer, HistoryStore, RunFilter};
+use workflow_history::{HistoryStore, RunFilter, step, workflow};
 
-#[instrument(name = "workflow", fields(workflow = "quickstart"))]
-fn hello_pipeline(greeting: &str) {
-    say(greeting);
+#[workflow(name = "quickstart")]
+fn hello_pipeline(greeting: &str) -> Result<(), std::io::Error> {
+    say(greeting)?;
     workflow_history::metric!(greetings = 1u64);
+    let run_id = workflow_history::current_run_id().unwrap_or_default();
+    tracing::info!(%run_id, "see it with: workflow-history show {run_id}");
+    Ok(())
 }
 
-#[instrument(name = "step", fields(step = "say"))]
-fn say(greeting: &str) {
+#[step]
+fn say(greeting: &str) -> Result<(), std::io::Error> {
     tracing::info!("{greeting}, history");
     workflow_history::records_processed(1);
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (layer, guard) = HistoryLayer::builder().sqlite("history.db").build()?;
-    tracing_subscriber::registry()
-        .with(layer)
-        .with(tracing_subscriber::fmt::layer())
-        .init();
+    let history = workflow_history::init()?;
 
-    hello_pipeline("hello");
-    guard.flush()?;
+    hello_pipeline("hello")?;
+    history.flush()?;
 
-    let store = HistoryStore::open_sqlite("history.db")?;
+    let store = HistoryStore::open_default()?;
     let latest = RunFilter {
         workflow_name: Some("quickstart".into()),
         limit: 1,

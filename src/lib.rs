@@ -1,38 +1,36 @@
 //! Persistent, queryable run history for data pipelines, recorded by a
 //! [`tracing`] layer.
 //!
-//! Add [`HistoryLayer`] to a subscriber and annotate the functions you have:
-//! spans named `workflow` become runs, spans named `step` become their
-//! steps, span fields become params, metrics and outputs, and error events
-//! become failures. A background thread batches it all into SQLite;
+//! Call [`init`] (or add [`HistoryLayer`] to a subscriber of your own) and
+//! annotate the functions you have with [`workflow`](macro@workflow) and
+//! [`step`](macro@step) (or plain `#[tracing::instrument]`): spans named
+//! `workflow` become runs, spans named `step` become their steps, span
+//! fields become params, metrics and outputs, and errors become failures. A
+//! background thread batches it all into SQLite (or PostgreSQL);
 //! [`HistoryStore`] reads it back.
 //!
 //! ```no_run
-//! use tracing::instrument;
-//! use tracing_subscriber::prelude::*;
+//! use workflow_history::{step, workflow};
 //!
-//! #[instrument(name = "workflow", fields(workflow = "ingest", metric.rows = tracing::field::Empty))]
+//! #[workflow(name = "ingest", fields(metric.rows = tracing::field::Empty))]
 //! fn ingest(tier: &str) -> Result<(), std::io::Error> {
 //!     let rows = fetch()?;
 //!     tracing::Span::current().record("metric.rows", rows);
 //!     Ok(())
 //! }
 //!
-//! #[instrument(name = "step", fields(step = "fetch"), err)]
+//! #[step]
 //! fn fetch() -> Result<u64, std::io::Error> {
 //!     workflow_history::records_processed(1250);
 //!     Ok(1250)
 //! }
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let (layer, guard) = workflow_history::HistoryLayer::builder()
-//!         .sqlite("history.db")
-//!         .build()?;
-//!     tracing_subscriber::registry().with(layer).init();
+//!     let history = workflow_history::init()?; // ./history.db, and a console log
 //!     ingest("T1")?;
-//!     guard.shutdown()?;
+//!     history.shutdown()?;
 //!
-//!     let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
+//!     let store = workflow_history::HistoryStore::open_default()?;
 //!     for run in store.list_runs(&Default::default())? {
 //!         println!("{} {} {}", run.run_id, run.workflow_name, run.status);
 //!     }

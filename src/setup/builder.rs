@@ -21,6 +21,13 @@ use crate::{Error, HistoryGuard, HistoryLayer};
 /// The variable naming the database when the builder is given none.
 pub const DATABASE_URL_VAR: &str = "WORKFLOW_HISTORY_DATABASE_URL";
 
+/// The database [`DATABASE_URL_VAR`] names, if it is set and not empty.
+pub(crate) fn configured_url() -> Option<String> {
+    std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
 /// Where the builder was told to record, parsed at `build`.
 #[derive(Debug, Clone)]
 enum Destination {
@@ -112,9 +119,9 @@ pub struct HistoryLayerBuilder {
 impl Default for HistoryLayerBuilder {
     fn default() -> Self {
         HistoryLayerBuilder {
-            destination: match std::env::var(DATABASE_URL_VAR) {
-                Ok(url) if !url.is_empty() => Destination::Url(url),
-                _ => Destination::Target(DatabaseTarget::Sqlite(PathBuf::from(
+            destination: match configured_url() {
+                Some(url) => Destination::Url(url),
+                None => Destination::Target(DatabaseTarget::Sqlite(PathBuf::from(
                     HistoryLayer::DEFAULT_SQLITE_PATH,
                 ))),
             },

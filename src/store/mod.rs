@@ -89,6 +89,26 @@ impl HistoryStore {
         Self::open(&url.parse()?, OpenMode::Existing)
     }
 
+    /// Opens the database a layer built without one records to, as
+    /// [`init`](crate::init) does: the one `WORKFLOW_HISTORY_DATABASE_URL`
+    /// names, else `history.db` in the working directory.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_default()?;
+    /// println!("{} runs", store.count_runs(&Default::default())?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`HistoryStore::connect`].
+    pub fn open_default() -> Result<Self, Error> {
+        match crate::setup::builder::configured_url() {
+            Some(url) => Self::connect(&url),
+            None => Self::open_sqlite(crate::HistoryLayer::DEFAULT_SQLITE_PATH),
+        }
+    }
+
     fn open(target: &DatabaseTarget, mode: OpenMode) -> Result<Self, Error> {
         let mut db = Database::open(target, mode)?;
         let abandon_after = recovery::DEFAULT_ABANDON_AFTER;

@@ -252,8 +252,17 @@ impl HistoryStore {
     }
 
     /// The id of the latest attempt of the run first given `run_id`, when
-    /// that run was given its id again later; `None` otherwise.
-    pub(crate) fn latest_attempt_id(&self, run_id: &str) -> Result<Option<String>, Error> {
+    /// its id was given again later; `None` otherwise (and for an id that
+    /// is itself a later attempt).
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
+    /// let id = "ingest-2025-01-10";
+    /// let latest = store.latest_attempt_id(id)?.unwrap_or_else(|| id.to_owned());
+    /// # Ok(()) }
+    /// ```
+    pub fn latest_attempt_id(&self, run_id: &str) -> Result<Option<String>, Error> {
         Ok(run_ids(
             self.db().exec(),
             "SELECT run_id FROM workflow_runs WHERE first_attempt_id = ?1 \

@@ -5,7 +5,7 @@
 //! Raw values stay strings until parsed here, so a bad value becomes a
 //! [`ParamError`] naming the parameter, never a framework's generic
 //! rejection. Each typed parameter (a status, a time, a number, a cursor)
-//! accepts exactly what its OpenAPI schema ([`schema`]) says, and so refuses
+//! accepts exactly what its OpenAPI schema (the `schema` module) says, and so refuses
 //! an empty value; an empty free-text filter (a name) counts as not given.
 //!
 //! ```
