@@ -247,3 +247,62 @@ mod concurrent_reuse_from_two_processes {
         }
     }
 }
+
+#[cfg(feature = "server")]
+backends! {
+    fn show_and_the_api_open_the_latest_attempt_and_list_them_all(db) {
+        use support::http::{self, Served};
+        for fail in [false, true, false] {
+            db.record(|| execution("weekly", fail));
+        }
+        let served = Served::database(&db.url);
+        let latest = http::get(served.addr, "/history/runs/weekly").json();
+        assert_eq!(latest["run"]["run_id"], "weekly~3");
+        assert_eq!(latest["run"]["attempt"], 3);
+        assert_eq!(latest["run"]["first_attempt_id"], "weekly");
+        let attempts: Vec<(String, String)> = latest["attempts"]
+            .as_array()
+            .expect("attempts")
+            .iter()
+            .map(|a| (a["run_id"].as_str().unwrap().to_owned(), a["status"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(
+            attempts,
+            [
+                ("weekly".to_owned(), "COMPLETED".to_owned()),
+                ("weekly~2".to_owned(), "FAILED".to_owned()),
+                ("weekly~3".to_owned(), "COMPLETED".to_owned()),
+            ]
+        );
+        // An attempt by its number, the first included.
+        assert_eq!(http::get(served.addr, "/history/runs/weekly~1").json()["run"]["run_id"], "weekly");
+        let second = http::get(served.addr, "/history/runs/weekly~2").json();
+        assert_eq!(second["run"]["error"], "step 'load' failed: connection refused");
+        assert_eq!(second["attempts"].as_array().map(Vec::len), Some(3));
+        assert_eq!(http::get(served.addr, "/history/runs/weekly~4").status, 404);
+        // The log of the latest attempt, unless another is named.
+        let events = http::get(served.addr, "/history/runs/weekly/events").json();
+        assert_eq!(events["run_id"], "weekly~3");
+
+        let statistics = http::get(served.addr, "/history/statistics").json();
+        assert_eq!(statistics["retries"], 2);
+
+        let output = std::process::Command::new(http::BIN)
+            .env_remove("WORKFLOW_HISTORY_DATABASE_URL")
+            .args(["--db", &db.url, "show", "weekly"])
+            .output()
+            .expect("show");
+        let text = String::from_utf8(output.stdout).expect("UTF-8");
+        assert!(text.starts_with("run weekly~3\n"), "{text}");
+        assert!(text.contains("attempt       3 of 3"), "{text}");
+        let listed: Vec<&str> = text
+            .lines()
+            .skip_while(|line| *line != "attempts")
+            .skip(1)
+            .take(3)
+            .collect();
+        assert!(listed[0].contains("weekly ") && listed[0].contains("COMPLETED"), "{text}");
+        assert!(listed[1].contains("weekly~2") && listed[1].contains("FAILED"), "{text}");
+        assert!(listed[2].starts_with('*') && listed[2].contains("weekly~3"), "{text}");
+    }
+}

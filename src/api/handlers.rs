@@ -67,10 +67,10 @@ pub(crate) async fn list_runs(
     get,
     path = "/history/runs/{run_id}",
     tag = "history",
-    params(("run_id" = String, Path, description = "A run id, or its start when that designates one run")),
+    params(("run_id" = String, Path, description = "A run id; its start or (for a generated id) its last 8 or more characters, when that designates one run; `<id>~<n>` for attempt n. A retried run's first id designates its latest attempt")),
     responses(
-        (status = 200, description = "The run and its steps", body = RunDetail),
-        (status = 300, description = "A short id that starts several runs: the detail lists some", body = ErrorBody),
+        (status = 200, description = "The run, its steps, and every attempt of a retried run", body = RunDetail),
+        (status = 300, description = "A short id that designates several runs: the detail lists some", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     )
 )]
@@ -89,12 +89,12 @@ pub(crate) async fn get_run(
     path = "/history/runs/{run_id}/events",
     tag = "history",
     params(
-        ("run_id" = String, Path, description = "A run id, or its start when that designates one run"),
+        ("run_id" = String, Path, description = "A run id; its start or (for a generated id) its last 8 or more characters, when that designates one run; `<id>~<n>` for attempt n. A retried run's first id designates its latest attempt"),
         EventQuery,
     ),
     responses(
         (status = 200, description = "The run's events", body = EventList),
-        (status = 300, description = "A short id that starts several runs: the detail lists some", body = ErrorBody),
+        (status = 300, description = "A short id that designates several runs: the detail lists some", body = ErrorBody),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     )

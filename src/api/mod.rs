@@ -14,7 +14,8 @@
 //!
 //! Errors are `{"error": code, "detail": sentence}` ([`body::ErrorBody`]):
 //! 400 for a bad parameter, 404 for an unknown run, 401/403 for the admin
-//! token. A run id may be shortened to any start that designates one run.
+//! token. A run id may be shortened to any start, or the last 8 or more
+//! characters of a generated id, that designates one run (README, "Short ids").
 //!
 //! Queries run on tokio's blocking pool; mount the router in a
 //! multi-threaded runtime.

@@ -36,7 +36,7 @@ pub(crate) fn claim(
     run: &WorkflowRun,
     writer_id: &str,
 ) -> Result<Option<Attempt>, Error> {
-    if insert_if_new(tx, run, writer_id)? {
+    if insert_if_new(tx, run, writer_id)? || is_own(tx, &run.run_id, run, writer_id)? {
         return Ok(None);
     }
     let first = run
@@ -73,8 +73,77 @@ pub(crate) fn claim(
     )))
 }
 
+/// Whether the row at `run_id` is `run` itself, claimed by an earlier try
+/// of this writer whose commit went through although the writer never
+/// heard back (a connection lost during the commit): then it is already
+/// claimed, and retrying must not make it an attempt of itself.
+fn is_own(
+    tx: &mut dyn Exec,
+    run_id: &str,
+    run: &WorkflowRun,
+    writer_id: &str,
+) -> Result<bool, Error> {
+    let own = query_opt(
+        tx,
+        "SELECT 1 FROM workflow_runs WHERE run_id = ?1 AND writer_id = ?2 AND created_at = ?3",
+        &[
+            Param::text(run_id),
+            Param::text(writer_id),
+            Param::Time(Some(run.created_at)),
+        ],
+        |_| Ok(()),
+    )?;
+    Ok(own.is_some())
+}
+
 /// Inserts `run` unless its id is taken; whether it did.
 fn insert_if_new(tx: &mut dyn Exec, run: &WorkflowRun, writer_id: &str) -> Result<bool, Error> {
     let inserted = tx.execute(&RUNS.insert_if_new(), &RUNS.values(run, writer_id))?;
     Ok(inserted == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::OpenMode;
+
+    fn database() -> (tempfile::TempDir, rusqlite::Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn =
+            crate::backend::sqlite::open(&dir.path().join("h.db"), OpenMode::Create).expect("open");
+        (dir, conn)
+    }
+
+    #[test]
+    fn a_taken_id_moves_to_the_next_attempt_and_a_free_one_stays() {
+        let (_dir, mut conn) = database();
+        let first = WorkflowRun::new("nightly", "w");
+        assert_eq!(claim(&mut conn, &first, "writer-a").expect("claim"), None);
+        let retry = WorkflowRun::new("nightly", "w");
+        let moved = claim(&mut conn, &retry, "writer-b").expect("claim");
+        assert_eq!(
+            moved,
+            Some(Attempt {
+                run_id: "nightly~2".into(),
+                attempt: 2,
+                first_attempt_id: "nightly".into(),
+            })
+        );
+        let third = WorkflowRun::new("nightly", "w");
+        let moved = claim(&mut conn, &third, "writer-a").expect("claim");
+        assert_eq!(moved.map(|a| a.run_id), Some("nightly~3".into()));
+    }
+
+    #[test]
+    fn claiming_again_what_this_writer_already_committed_changes_nothing() {
+        let (_dir, mut conn) = database();
+        let run = WorkflowRun::new("nightly", "w");
+        assert_eq!(claim(&mut conn, &run, "writer-a").expect("claim"), None);
+        // The commit went through but the writer never heard: it tries again.
+        assert_eq!(claim(&mut conn, &run, "writer-a").expect("again"), None);
+        let runs: i64 = conn
+            .query_row("SELECT COUNT(*) FROM workflow_runs", [], |row| row.get(0))
+            .expect("count");
+        assert_eq!(runs, 1);
+    }
 }

@@ -192,18 +192,44 @@ impl Database {
         }
     }
 
-    /// Writes one batch of the writer in one transaction; returns the rows written.
-    pub(crate) fn write_batch<'a>(
+    /// Writes one batch of the writer in one transaction: its claims
+    /// first, then its rows; returns the rows written. Nothing is written
+    /// if any statement fails.
+    pub(crate) fn write_batch(
         &mut self,
         writer_id: &str,
-        runs: impl IntoIterator<Item = &'a WorkflowRun>,
-        steps: impl IntoIterator<Item = &'a StepRun>,
-        events: &[NewEvent],
+        batch: &mut dyn Batch,
     ) -> Result<u64, Error> {
         match &mut self.conn {
-            Conn::Sqlite(conn, _) => sqlite::write_batch(conn, writer_id, runs, steps, events),
+            Conn::Sqlite(conn, _) => sqlite::write_batch(conn, writer_id, batch),
             #[cfg(feature = "postgres")]
-            Conn::Postgres(conn) => conn.write_batch(writer_id, runs, steps, events),
+            Conn::Postgres(conn) => conn.write_batch(writer_id, batch),
         }
+    }
+}
+
+/// The work of one of the writer's transactions.
+pub(crate) trait Batch {
+    /// Done first, inside the transaction: claims the ids of new runs,
+    /// which may move a run (and so change what [`Batch::rows`] gives).
+    fn claim(&mut self, tx: &mut dyn Exec) -> Result<(), Error>;
+    /// Then the rows to write: changed runs, changed steps, new events.
+    fn rows(&self) -> (Vec<&WorkflowRun>, Vec<&StepRun>, &[NewEvent]);
+}
+
+/// Rows written as they are, with no id to claim.
+pub(crate) struct Rows<'a> {
+    pub(crate) runs: &'a [&'a WorkflowRun],
+    pub(crate) steps: &'a [&'a StepRun],
+    pub(crate) events: &'a [NewEvent],
+}
+
+impl Batch for Rows<'_> {
+    fn claim(&mut self, _: &mut dyn Exec) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn rows(&self) -> (Vec<&WorkflowRun>, Vec<&StepRun>, &[NewEvent]) {
+        (self.runs.to_vec(), self.steps.to_vec(), self.events)
     }
 }

@@ -17,19 +17,19 @@ pub enum QueryError {
     /// A parameter's value could not be used (HTTP 400).
     #[error(transparent)]
     BadParam(#[from] ParamError),
-    /// No run has this id or starts with it (HTTP 404).
+    /// No run has this id, starts or ends with it (HTTP 404).
     #[error("no run with id {:?}", shorten(.0))]
     RunNotFound(String),
-    /// Several runs start with this id (HTTP 300 Multiple Choices).
+    /// Several runs start or end with this id (HTTP 300 Multiple Choices).
     #[error(
-        "run id {:?} is ambiguous: it starts more than one run ({}); give more characters",
+        "run id {:?} is ambiguous: it designates more than one run ({}); give more characters",
         shorten(.prefix),
         .candidates.join(", ")
     )]
     AmbiguousRunId {
         /// The id as given.
         prefix: String,
-        /// A few of the runs it starts.
+        /// A few of the runs it designates.
         candidates: Vec<String>,
     },
     /// The database failed (HTTP 500).

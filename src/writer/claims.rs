@@ -1,45 +1,62 @@
 //! Before a run whose id the application gave is first written, its id is
-//! claimed (see [`attempts`](crate::backend::attempts)): a retry becomes a
-//! new attempt instead of overwriting the run that had the id.
+//! claimed (see [`attempts`](crate::backend::attempts)), in the same
+//! transaction as the rows: a retry becomes a new attempt instead of
+//! overwriting the run that had the id.
 
 use super::Writer;
+use super::records::Records;
 use crate::Error;
-use crate::backend::attempts::{Attempt, claim};
-use crate::message::SpanKey;
+use crate::backend::Batch;
+use crate::backend::attempts::claim;
+use crate::backend::exec::Exec;
+use crate::backend::tables::NewEvent;
+use crate::model::{StepRun, WorkflowRun};
 
-impl Writer {
-    /// Claims the given ids of the runs about to be written for the first
-    /// time, in one transaction, and moves the runs that must become later
-    /// attempts. A claim the database refuses for its data is left to the
-    /// batch, which salvages what it can as for any refused record.
-    pub(super) fn claim_given_ids(&mut self) -> Result<(), Error> {
-        let unclaimed = self.records.unclaimed();
-        if unclaimed.is_empty() {
-            return Ok(());
-        }
-        let writer_id = self.chores.writer_id();
-        let all = self.db.transaction(|tx| {
-            unclaimed
-                .iter()
-                .map(|(key, run)| Ok((*key, claim(tx, run, writer_id)?)))
-                .collect::<Result<Vec<_>, Error>>()
-        });
-        let claims: Vec<(SpanKey, Option<Attempt>)> = match all {
-            Err(e) if e.is_data_error() => {
-                let mut claims = Vec::with_capacity(unclaimed.len());
-                for (key, run) in &unclaimed {
-                    match self.db.transaction(|tx| claim(tx, run, writer_id)) {
-                        Ok(moved) => claims.push((*key, moved)),
-                        Err(e) if e.is_data_error() => claims.push((*key, None)),
-                        Err(e) => return Err(e),
-                    }
-                }
-                claims
-            }
-            other => other?,
-        };
+/// Everything pending, with the claims of the new runs among it.
+pub(super) struct PendingBatch<'a> {
+    pub(super) records: &'a mut Records,
+    pub(super) writer_id: &'a str,
+}
+
+impl Batch for PendingBatch<'_> {
+    fn claim(&mut self, tx: &mut dyn Exec) -> Result<(), Error> {
+        let claims = self
+            .records
+            .unclaimed()
+            .into_iter()
+            .map(|(key, run)| Ok((key, claim(tx, run, self.writer_id)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
         for (key, moved) in claims {
             self.records.claimed(key, moved);
+        }
+        Ok(())
+    }
+
+    fn rows(&self) -> (Vec<&WorkflowRun>, Vec<&StepRun>, &[NewEvent]) {
+        self.records.pending_items()
+    }
+}
+
+impl Writer {
+    /// Claims the new runs' ids one run per transaction, for a batch the
+    /// database refused: the claim the database refuses for its data is
+    /// left unmoved, and the run's own write is refused the same way.
+    pub(super) fn claim_one_by_one(&mut self) -> Result<(), Error> {
+        let writer_id = self.chores.writer_id();
+        let unclaimed: Vec<_> = self
+            .records
+            .unclaimed()
+            .into_iter()
+            .map(|(key, run)| (key, run.clone()))
+            .collect();
+        for (key, run) in unclaimed {
+            let moved = match self.db.transaction(|tx| claim(tx, &run, writer_id)) {
+                Ok(moved) => moved,
+                Err(e) if e.is_data_error() => None,
+                Err(e) => return Err(e),
+            };
+            self.records.claimed(key, moved);
+            self.records.claims_committed();
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ use crate::capture::clock::TimeAnchor;
 use crate::message::Msg;
 use crate::setup::stats::Counters;
 use chores::Chores;
+use claims::PendingBatch;
 use intake::Intake;
 use policy::Batching;
 use records::Records;
@@ -200,11 +201,17 @@ impl Writer {
     /// Writes everything pending in one transaction. On failure nothing is
     /// lost: the records stay pending and the next attempt waits longer.
     fn commit(&mut self) -> bool {
-        let written = self.claim_given_ids().and_then(|()| {
-            let (runs, steps, events) = self.records.pending();
-            self.db
-                .write_batch(self.chores.writer_id(), runs, steps, events)
-        });
+        let writer_id = self.chores.writer_id();
+        let written = self.db.write_batch(
+            writer_id,
+            &mut PendingBatch {
+                records: &mut self.records,
+                writer_id,
+            },
+        );
+        if written.is_err() {
+            self.records.claims_failed();
+        }
         // A batch refused for its data would be refused forever: keep what
         // can be kept, record by record, and drop the rest.
         let written = match written {

@@ -7,8 +7,7 @@ use std::collections::HashSet;
 
 use super::Writer;
 use crate::Error;
-use crate::backend::tables::NewEvent;
-use crate::model::{StepRun, WorkflowRun};
+use crate::backend::Rows;
 use crate::setup::stats::Counters;
 
 /// How one record fared on its own.
@@ -30,21 +29,21 @@ impl Writer {
     /// error, leaving the rest pending, if the database fails for another
     /// reason meanwhile (then the batch is retried as usual).
     pub(super) fn salvage(&mut self) -> Result<(), Error> {
+        self.claim_one_by_one()?;
         let writer_id = self.chores.writer_id().to_owned();
         let (runs, steps, events) = self.records.pending_items();
-        let none_runs: [&WorkflowRun; 0] = [];
-        let none_steps: [&StepRun; 0] = [];
-        let none_events: [NewEvent; 0] = [];
         let (mut rows, mut refused) = (0, 0);
         // A run that is refused takes its steps and events with it, so
         // nothing of it appears half recorded.
         let mut refused_runs: HashSet<&str> = HashSet::new();
         // Runs and steps are upserts: writing one again later is harmless.
         for run in runs {
-            match one(self
-                .db
-                .write_batch(&writer_id, [run], none_steps, &none_events))?
-            {
+            let mut batch = Rows {
+                runs: &[run],
+                steps: &[],
+                events: &[],
+            };
+            match one(self.db.write_batch(&writer_id, &mut batch))? {
                 Outcome::Written(n) => rows += n,
                 Outcome::Refused => {
                     refused += 1;
@@ -57,10 +56,12 @@ impl Writer {
                 refused += 1;
                 continue;
             }
-            match one(self
-                .db
-                .write_batch(&writer_id, none_runs, [step], &none_events))?
-            {
+            let mut batch = Rows {
+                runs: &[],
+                steps: &[step],
+                events: &[],
+            };
+            match one(self.db.write_batch(&writer_id, &mut batch))? {
                 Outcome::Written(n) => rows += n,
                 Outcome::Refused => refused += 1,
             }
@@ -74,12 +75,12 @@ impl Writer {
                 refused += 1;
                 continue;
             }
-            let outcome = one(self.db.write_batch(
-                &writer_id,
-                none_runs,
-                none_steps,
-                std::slice::from_ref(event),
-            ));
+            let mut batch = Rows {
+                runs: &[],
+                steps: &[],
+                events: std::slice::from_ref(event),
+            };
+            let outcome = one(self.db.write_batch(&writer_id, &mut batch));
             match outcome {
                 Ok(Outcome::Written(n)) => rows += n,
                 Ok(Outcome::Refused) => refused += 1,

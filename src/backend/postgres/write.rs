@@ -10,10 +10,10 @@ use postgres::types::ToSql;
 use super::Connection;
 use super::exec::dollar_placeholders;
 use crate::Error;
+use crate::backend::Batch;
 use crate::backend::param::Param;
 use crate::backend::table::Table;
-use crate::backend::tables::{EVENTS, NewEvent, RUNS, STEPS};
-use crate::model::{StepRun, WorkflowRun};
+use crate::backend::tables::{EVENTS, RUNS, STEPS};
 
 /// `INSERT INTO table (columns) SELECT * FROM UNNEST($1::type[], ...)`.
 fn unnest_insert<R>(table: &Table<R>) -> String {
@@ -74,15 +74,17 @@ where
 }
 
 impl Connection {
-    /// Writes runs, then steps, then events in one transaction; returns the
-    /// number of rows written. Nothing is written if any statement fails.
-    pub(crate) fn write_batch<'a>(
+    /// Claims the batch's new ids, then writes runs, steps and events, in
+    /// one transaction; returns the number of rows written. Nothing is
+    /// written if any statement fails.
+    pub(crate) fn write_batch(
         &mut self,
         writer_id: &str,
-        runs: impl IntoIterator<Item = &'a WorkflowRun>,
-        steps: impl IntoIterator<Item = &'a StepRun>,
-        events: &[NewEvent],
+        batch: &mut dyn Batch,
     ) -> Result<u64, Error> {
+        let mut tx = self.client()?.transaction()?;
+        batch.claim(&mut tx)?;
+        let (runs, steps, events) = batch.rows();
         let runs = last_by_key(runs, |r| r.run_id.as_str());
         let steps = last_by_key(steps, |s| s.step_id.as_str());
         let statements = [
@@ -90,7 +92,6 @@ impl Connection {
             (unnest_insert(&STEPS), columns(&STEPS, steps, writer_id)),
             (unnest_insert(&EVENTS), columns(&EVENTS, events, writer_id)),
         ];
-        let mut tx = self.client()?.transaction()?;
         let mut rows = 0;
         for (sql, columns) in &statements {
             if columns.first().is_none_or(Vec::is_empty) {

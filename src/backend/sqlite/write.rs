@@ -4,20 +4,21 @@
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 
 use crate::Error;
+use crate::backend::Batch;
 use crate::backend::table::Table;
-use crate::backend::tables::{EVENTS, NewEvent, RUNS, STEPS};
-use crate::model::{StepRun, WorkflowRun};
+use crate::backend::tables::{EVENTS, RUNS, STEPS};
 
-/// Writes runs, then steps, then events in one transaction; returns the
-/// number of rows written. Nothing is written if any statement fails.
-pub(crate) fn write_batch<'a>(
+/// Claims the batch's new ids, then writes runs, steps and events, in one
+/// transaction; returns the number of rows written. Nothing is written if
+/// any statement fails.
+pub(crate) fn write_batch(
     conn: &mut Connection,
     writer_id: &str,
-    runs: impl IntoIterator<Item = &'a WorkflowRun>,
-    steps: impl IntoIterator<Item = &'a StepRun>,
-    events: &[NewEvent],
+    batch: &mut dyn Batch,
 ) -> Result<u64, Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    batch.claim(&mut tx)?;
+    let (runs, steps, events) = batch.rows();
     let mut rows = write_all(&tx, &RUNS, runs, writer_id)?;
     rows += write_all(&tx, &STEPS, steps, writer_id)?;
     rows += write_all(&tx, &EVENTS, events, writer_id)?;

@@ -51,6 +51,9 @@ pub(crate) struct Records {
     /// The run of each of `events`, by position: ids may still change
     /// when a run's claim moves it to a later attempt.
     event_runs: Vec<SpanKey>,
+    /// Runs whose claim is in the transaction being written: claimed for
+    /// good once it commits.
+    claims_in_flight: Vec<SpanKey>,
     /// Spans whose open was refused or had no run to join, until they close:
     /// everything about them is ignored.
     unknown: HashSet<SpanKey>,
@@ -74,6 +77,7 @@ impl Records {
             dirty_steps: Vec::new(),
             events: Vec::new(),
             event_runs: Vec::new(),
+            claims_in_flight: Vec::new(),
             unknown: HashSet::new(),
         }
     }
@@ -98,30 +102,20 @@ impl Records {
     }
 
     /// What to write: changed runs, changed steps, new events.
-    pub(crate) fn pending(
-        &self,
-    ) -> (
-        impl Iterator<Item = &WorkflowRun>,
-        impl Iterator<Item = &StepRun>,
-        &[NewEvent],
-    ) {
+    pub(crate) fn pending_items(&self) -> (Vec<&WorkflowRun>, Vec<&StepRun>, &[NewEvent]) {
         let runs = self
             .dirty_runs
             .iter()
             .filter_map(|k| self.runs.get(k))
-            .map(|r| &r.run);
+            .map(|r| &r.run)
+            .collect();
         let steps = self
             .dirty_steps
             .iter()
             .filter_map(|k| self.steps.get(k))
-            .map(|s| &s.step);
+            .map(|s| &s.step)
+            .collect();
         (runs, steps, &self.events)
-    }
-
-    /// Changed runs and steps by key, and new events, for writing one at a time.
-    pub(crate) fn pending_items(&self) -> (Vec<&WorkflowRun>, Vec<&StepRun>, &[NewEvent]) {
-        let (runs, steps, events) = self.pending();
-        (runs.collect(), steps.collect(), events)
     }
 
     /// The first `n` pending events were written on their own.
@@ -133,6 +127,7 @@ impl Records {
 
     /// Everything pending was committed: forget what is finished.
     pub(crate) fn committed(&mut self) {
+        self.claims_committed();
         for key in self.dirty_runs.drain(..) {
             if let Some(open) = self.runs.get_mut(&key) {
                 open.dirty = false;
@@ -160,24 +155,41 @@ impl Records {
     }
 
     /// The runs whose ids the application gave and that no commit has
-    /// claimed yet, to be claimed before they are written.
+    /// claimed yet (nor the transaction being written), to be claimed
+    /// before they are written.
     pub(crate) fn unclaimed(&self) -> Vec<(SpanKey, &WorkflowRun)> {
         self.dirty_runs
             .iter()
             .filter_map(|key| Some((*key, self.runs.get(key)?)))
-            .filter(|(_, open)| !open.claimed)
+            .filter(|(key, open)| !open.claimed && !self.claims_in_flight.contains(key))
             .map(|(key, open)| (key, &open.run))
             .collect()
     }
 
-    /// The claim of `key`'s id committed, under `moved` when its id was
-    /// taken: the run, its steps, its events and its sub-workflows then
-    /// take the attempt's id.
+    /// The claims in the transaction just written committed.
+    pub(crate) fn claims_committed(&mut self) {
+        for key in self.claims_in_flight.drain(..) {
+            if let Some(open) = self.runs.get_mut(&key) {
+                open.claimed = true;
+            }
+        }
+    }
+
+    /// The transaction being written failed: its claims are undone, and
+    /// are made again with the next. (A run moved to a later attempt
+    /// keeps that id: its claim tries it first.)
+    pub(crate) fn claims_failed(&mut self) {
+        self.claims_in_flight.clear();
+    }
+
+    /// `key`'s id was claimed in the transaction being written, under
+    /// `moved` when its id was taken: the run, its steps, its events and
+    /// its sub-workflows then take the attempt's id.
     pub(crate) fn claimed(&mut self, key: SpanKey, moved: Option<Attempt>) {
         let Some(open) = self.runs.get_mut(&key) else {
             return;
         };
-        open.claimed = true;
+        self.claims_in_flight.push(key);
         let Some(attempt) = moved else {
             return;
         };
