@@ -73,6 +73,14 @@ impl ClockSource {
 /// with the wall clock read at the same moment, and for the counter its
 /// rate, measured against `Instant` over everything since the origin.
 ///
+/// The counter's mapping is piecewise linear and continuous: each
+/// calibration starts a new piece at the moment it measures, where the
+/// previous piece ends, with the better rate. Rescaling the whole interval
+/// since the origin instead would move every later time by the error of
+/// each new measurement (microseconds after a few seconds, more if the
+/// thread is preempted while measuring), so two stamps converted on either
+/// side of a calibration could swap order.
+///
 /// Durations come from the monotonic clock alone, so they are never
 /// negative even if the system clock is stepped while a run is open.
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +89,21 @@ pub(crate) struct TimeAnchor {
     origin_ticks: u64,
     system: SystemTime,
     nanos_per_tick: f64,
+    /// The start of the current piece: a count, and its time since
+    /// `system` in nanoseconds. `None` until the first calibration.
+    piece: Option<(u64, f64)>,
 }
+
+/// Longest a calibration's two counter reads, around its read of
+/// `Instant`, may lie apart (in ticks: a few hundred nanoseconds at any
+/// rate a counter runs at): a thread preempted in between would measure
+/// the interval wrongly by as long as it waited.
+const MAX_CALIBRATION_TICKS: u64 = 2_000;
+
+/// How far a piece's end may stray from the time `Instant` measures before
+/// the mapping is set back to it: a safeguard, far above the nanoseconds
+/// a piece drifts by.
+const MAX_DRIFT_NANOS: f64 = 1_000_000.0;
 
 impl TimeAnchor {
     pub(crate) fn new() -> Self {
@@ -94,6 +116,7 @@ impl TimeAnchor {
             system: SystemTime::now(),
             // A guess until `calibrate` has an interval to measure.
             nanos_per_tick: 1.0,
+            piece: None,
         }
     }
 
@@ -102,25 +125,65 @@ impl TimeAnchor {
         self.source
     }
 
-    /// Measures the counter's rate over the time since the origin: the
-    /// longer the interval, the better; two reads a few nanoseconds apart
-    /// bound the error in absolute terms.
+    /// Measures the counter's rate over the time since the origin (the
+    /// longer the interval, the better) and starts a new piece of the
+    /// mapping here. A measurement the thread was preempted in is skipped.
     pub(crate) fn calibrate(&mut self) {
         if self.source.clock != Clock::Tsc {
             return;
         }
-        let ticks = read_tsc().saturating_sub(self.origin_ticks);
-        let nanos = self.source.origin.elapsed().as_nanos() as f64;
-        if ticks > 0 && nanos > 0.0 {
-            self.nanos_per_tick = nanos / ticks as f64;
+        let measure = || {
+            let before = read_tsc();
+            let nanos = self.source.origin.elapsed().as_nanos() as f64;
+            let after = read_tsc();
+            (
+                before + after.saturating_sub(before) / 2,
+                nanos,
+                after.saturating_sub(before),
+            )
+        };
+        let mut measured = measure();
+        for _ in 0..3 {
+            if measured.2 <= MAX_CALIBRATION_TICKS {
+                break;
+            }
+            measured = measure();
         }
+        let (now, nanos, spread) = measured;
+        // Skipped when preempted, unless there is no measurement at all yet.
+        if spread > MAX_CALIBRATION_TICKS && self.piece.is_some() {
+            return;
+        }
+        let ticks = now.saturating_sub(self.origin_ticks);
+        if ticks == 0 || nanos <= 0.0 {
+            return;
+        }
+        let start = match self.piece {
+            Some(_) => {
+                let mapped = self.nanos_since_origin(now);
+                if (mapped - nanos).abs() <= MAX_DRIFT_NANOS {
+                    mapped
+                } else {
+                    nanos
+                }
+            }
+            None => nanos,
+        };
+        self.nanos_per_tick = nanos / ticks as f64;
+        self.piece = Some((now, start));
+    }
+
+    /// Nanoseconds from the origin to the count `at`, by the current piece.
+    fn nanos_since_origin(&self, at: u64) -> f64 {
+        let (start_ticks, start_nanos) = self.piece.unwrap_or((self.origin_ticks, 0.0));
+        // Signed: a stamp taken just before the piece began maps before it.
+        let ticks = at as f64 - start_ticks as f64;
+        (start_nanos + ticks * self.nanos_per_tick).max(0.0)
     }
 
     pub(crate) fn to_utc(self, at: Stamp) -> DateTime<Utc> {
         let nanos = match self.source.clock {
-            Clock::Tsc => {
-                (at.0.saturating_sub(self.origin_ticks) as f64 * self.nanos_per_tick) as u64
-            }
+            Clock::Tsc => self.nanos_since_origin(at.0) as u64,
             Clock::Monotonic => at.0,
         };
         truncate_to_micros(DateTime::<Utc>::from(
@@ -153,5 +216,20 @@ mod tests {
         assert!((20_000..40_000).contains(&apart), "{apart} µs apart");
         let now = Utc::now();
         assert!((now - b).num_milliseconds().abs() < 50, "{b} vs {now}");
+    }
+
+    #[test]
+    fn recalibrating_never_moves_a_later_stamp_before_an_earlier_one() {
+        let mut anchor = TimeAnchor::new();
+        let clock = anchor.source();
+        anchor.calibrate();
+        let mut last = anchor.to_utc(clock.now());
+        for _ in 0..20_000 {
+            let stamp = clock.now();
+            anchor.calibrate();
+            let at = anchor.to_utc(stamp);
+            assert!(at >= last, "{at} after {last}");
+            last = at;
+        }
     }
 }
