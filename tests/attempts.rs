@@ -284,6 +284,19 @@ backends! {
         let events = http::get(served.addr, "/history/runs/weekly/events").json();
         assert_eq!(events["run_id"], "weekly~3");
 
+        // The start of a retried run's id designates the run (its latest
+        // attempt), not each of its attempts; `~n` works on a short id too.
+        assert_eq!(http::get(served.addr, "/history/runs/week").json()["run"]["run_id"], "weekly~3");
+        assert_eq!(http::get(served.addr, "/history/runs/week~2").json()["run"]["run_id"], "weekly~2");
+        // The run list's short form of each attempt opens that attempt.
+        let store = db.store();
+        for run_id in ["weekly", "weekly~2", "weekly~3"] {
+            let short = store.short_run_id(run_id, 3).expect("short id");
+            let found = http::get(served.addr, &format!("/history/runs/{short}")).json();
+            assert_eq!(found["run"]["run_id"], run_id, "{short}");
+        }
+        assert_eq!(store.short_run_id("weekly", 3).expect("short"), "weekly~1");
+
         let statistics = http::get(served.addr, "/history/statistics").json();
         assert_eq!(statistics["retries"], 2);
 

@@ -250,11 +250,7 @@ backends! {
     fn async_spans_across_await_points_and_threads_are_one_run_and_one_step_each(db) {
         let (dispatch, guard) = db.dispatch(db.builder());
         let polled = PolledOn::default();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
+        let runtime = support::runtime(4);
         runtime.block_on(async {
             let tasks: Vec<_> = (0..ASYNC_RUNS)
                 .map(|i| {

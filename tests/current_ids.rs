@@ -87,11 +87,7 @@ backends! {
     }
 
     fn ids_follow_async_tasks_across_threads(db) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = support::runtime(2);
         let (dispatch, guard) = db.dispatch(db.builder());
         let seen: Vec<(Option<String>, Option<String>)> = runtime.block_on(
             async {

@@ -31,11 +31,7 @@ impl Server {
         if admin {
             api = api.admin(TOKEN, HistoryStore::open_sqlite(&fx.db.path).unwrap());
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = support::runtime(2);
         // Bound before returning, so requests can go out at once.
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

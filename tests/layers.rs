@@ -41,3 +41,36 @@ backends! {
         }
     }
 }
+
+backends! {
+    fn layers_that_see_different_runs_number_steps_in_their_own(db) {
+        use tracing_subscriber::filter::LevelFilter;
+        let other = TestDb::new();
+        let (first, first_guard) = db.builder().build().expect("first layer");
+        let (second, second_guard) = other.builder().build().expect("second layer");
+        // The first layer does not see the DEBUG sub-workflow: it puts its
+        // steps in the outer run, the second in the sub-workflow.
+        let subscriber = tracing_subscriber::registry()
+            .with(first.with_filter(LevelFilter::INFO))
+            .with(second);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!("workflow", workflow = "outer", run_id = "outer").in_scope(|| {
+                tracing::debug_span!("workflow", workflow = "inner", run_id = "inner").in_scope(|| {
+                    tracing::info_span!("step", step = "one").in_scope(|| {});
+                    tracing::info_span!("step", step = "two").in_scope(|| {});
+                });
+            });
+        });
+        first_guard.shutdown().expect("first stops");
+        second_guard.shutdown().expect("second stops");
+        let steps = |db: &TestDb, run: &str| -> Vec<(String, String)> {
+            db.steps(run).into_iter().map(|s| (s.step_id, s.step_name)).collect()
+        };
+        let expected = |run: &str| {
+            vec![(format!("{run}-1"), "one".to_owned()), (format!("{run}-2"), "two".to_owned())]
+        };
+        assert_eq!(steps(db, "outer"), expected("outer"));
+        assert_eq!(steps(&other, "inner"), expected("inner"));
+        assert!(steps(&other, "outer").is_empty());
+    }
+}

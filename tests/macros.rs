@@ -210,11 +210,7 @@ backends! {
     }
 
     fn async_methods_on_a_multi_threaded_runtime(db) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = support::runtime(2);
         let (dispatch, guard) = db.dispatch(db.builder());
         let loader = Loader { table: "async" };
         let (ok, failed) = runtime.block_on(async {

@@ -13,31 +13,35 @@ fn workflow(name: &str, run_id: &str) {
     });
 }
 
-backends! {
-    fn a_refused_run_is_dropped_and_counted_and_the_rest_is_kept(db) {
-        let (dispatch, guard) = db.dispatch(db.builder());
-        // The schema exists once the layer is built; this trigger makes the
-        // database refuse one run, as a constraint would.
-        if db.is_postgres() {
-            db.sql_execute(
-                "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+/// Makes the database refuse runs of the workflow `poison`, as a
+/// constraint would. The schema must exist (a layer was built).
+fn refuse_poison(db: &support::TestDb) {
+    if db.is_postgres() {
+        db.sql_execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
                  IF NEW.workflow_name = 'poison' THEN \
                  RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF; \
                  RETURN NEW; END $$ LANGUAGE plpgsql",
-                &[],
-            );
-            db.sql_execute(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON workflow_runs \
+            &[],
+        );
+        db.sql_execute(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON workflow_runs \
                  FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-                &[],
-            );
-        } else {
-            db.sql_execute(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON workflow_runs \
+            &[],
+        );
+    } else {
+        db.sql_execute(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON workflow_runs \
                  WHEN NEW.workflow_name = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END",
-                &[],
-            );
-        }
+            &[],
+        );
+    }
+}
+
+backends! {
+    fn a_refused_run_is_dropped_and_counted_and_the_rest_is_kept(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        refuse_poison(db);
         tracing::dispatcher::with_default(&dispatch, || {
             workflow("fine", "before");
             workflow("poison", "poison");
@@ -70,5 +74,34 @@ backends! {
             assert_eq!(steps.len(), 1);
             assert_eq!(steps[0].status, StepStatus::Completed);
         }
+    }
+}
+
+backends! {
+    fn a_retry_refused_once_is_never_written_over_its_first_attempt(db) {
+        let (dispatch, guard) = db.dispatch(db.builder());
+        refuse_poison(db);
+        tracing::dispatcher::with_default(&dispatch, || workflow("fine", "nightly"));
+        guard.flush().expect("first attempt");
+        // The retry's claim is refused for its data while it runs...
+        let retry = tracing::dispatcher::with_default(&dispatch, || {
+            let retry = info_span!("workflow", workflow = "poison", run_id = "nightly");
+            retry.in_scope(|| info_span!("step", step = "retried").in_scope(|| {}));
+            retry
+        });
+        guard.flush().expect("the refused batch is salvaged");
+        // ... then its data becomes acceptable: it is still a new attempt.
+        retry.record("workflow", "renamed");
+        drop(retry);
+        guard.flush().expect("the retry, claimed");
+        let store = db.store();
+        let first = store.get_run("nightly").expect("get").expect("first attempt");
+        assert_eq!((first.workflow_name.as_str(), first.attempt), ("fine", 1));
+        let steps = store.get_steps("nightly").expect("steps");
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].step_name, "only", "the first attempt's step is intact");
+        let second = store.get_run("nightly~2").expect("get").expect("second attempt");
+        assert_eq!((second.workflow_name.as_str(), second.attempt), ("renamed", 2));
+        drop(guard);
     }
 }

@@ -50,6 +50,10 @@ pub fn current_run_id() -> Option<String> {
 /// `step` span, when it is nearer than any `workflow` span. `None` outside
 /// any step, or directly inside a run.
 ///
+/// Built from the run's id as given: in a run recorded as a later attempt
+/// (its `run_id` given again), the stored step id is
+/// `<run_id>~<attempt>-<step_order>` instead.
+///
 /// ```
 /// use tracing_subscriber::prelude::*;
 /// # fn main() -> Result<(), workflow_history::Error> {

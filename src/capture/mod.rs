@@ -310,7 +310,8 @@ where
             return;
         }
         // Another history layer tracking the span already named its run:
-        // use that, so every database records the same ids.
+        // use that, so the databases name it alike (a step only when both
+        // layers put it in the same run: their filters may differ).
         let shared = first.as_ref().map(|t| Arc::clone(&t.identity));
         let (lineage, run, identity) = if is_run {
             let identity = shared.unwrap_or_else(|| RunIdentity::new(given_run_id));
@@ -329,7 +330,11 @@ where
                 // Numbered at the first enter.
                 order: 0,
             };
-            (lineage, run, shared.unwrap_or(run_identity))
+            let identity = match shared {
+                Some(shared) if Arc::ptr_eq(&shared, &run_identity) => shared,
+                _ => run_identity,
+            };
+            (lineage, run, identity)
         };
         let tracked = Tracked {
             layer: self.id,
@@ -392,14 +397,15 @@ where
         let first_enter = {
             let mut extensions = span.extensions_mut();
             extensions.get_mut::<Tracked>().and_then(|first| {
-                // The first layer numbers a step; the others use its number.
-                let numbered = first.step_order;
+                // The first layer numbers a step; the others use its number
+                // when they put the step in the same run.
+                let numbered = (first.step_order, Arc::as_ptr(&first.identity));
                 let tracked = first.of_mut(self.id)?;
                 let mut pending = tracked.pending.take()?;
                 if let Lineage::Step { order, .. } = &mut pending.lineage {
                     *order = match numbered {
-                        0 => tracked.identity.next_step_order(),
-                        n => n,
+                        (n, run) if n > 0 && std::ptr::eq(run, Arc::as_ptr(&tracked.identity)) => n,
+                        _ => tracked.identity.next_step_order(),
                     };
                     tracked.step_order = *order;
                 }

@@ -56,26 +56,48 @@ impl SpanKey {
 /// writer, and other history layers of the span can share it.
 #[derive(Debug)]
 pub(crate) struct RunIdentity {
-    /// Given by the application (`run_id`), or a new UUIDv7.
-    pub(crate) run_id: Box<str>,
-    /// Whether the application gave it: only then may another run have
-    /// it already (a retry), so only then must the writer claim it.
-    pub(crate) given: bool,
+    pub(crate) run_id: RunId,
     /// The order of the last step numbered.
     last_step: AtomicU32,
 }
 
+/// A run's id as the layer decided it.
+#[derive(Debug)]
+pub(crate) enum RunId {
+    /// Given by the application (`run_id`): another run may have had it
+    /// already (a retry), so the writer claims it before writing.
+    Given(Box<str>),
+    /// A new UUIDv7, kept as its 16 bytes: formatted only when asked for,
+    /// on the writer's thread as a rule.
+    Generated(uuid::Uuid),
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunId::Given(id) => f.write_str(id),
+            RunId::Generated(uuid) => uuid.hyphenated().fmt(f),
+        }
+    }
+}
+
 impl RunIdentity {
     pub(crate) fn new(given: Option<String>) -> Arc<RunIdentity> {
-        let (run_id, given) = match given {
-            Some(id) if !id.is_empty() => (id, true),
-            _ => (uuid::Uuid::now_v7().to_string(), false),
+        let run_id = match given {
+            Some(id) if !id.is_empty() => RunId::Given(id.into_boxed_str()),
+            // Without a shared context: the default one is a process-wide
+            // lock, and every bit after the time is then random.
+            _ => RunId::Generated(uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext))),
         };
         Arc::new(RunIdentity {
-            run_id: run_id.into_boxed_str(),
-            given,
+            run_id,
             last_step: AtomicU32::new(0),
         })
+    }
+
+    /// Whether the application gave the id.
+    pub(crate) fn is_given(&self) -> bool {
+        matches!(self.run_id, RunId::Given(_))
     }
 
     /// Numbers a new step of the run: 1, 2, ... in the order steps are

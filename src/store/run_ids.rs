@@ -99,9 +99,12 @@ fn starting_with(db: &mut dyn Exec, prefix: &str) -> Result<Vec<String>, Error> 
     // SQLite's BINARY collation, PostgreSQL's "C" collation of run_id and
     // `str::starts_with` all use), so a short range scan of the primary
     // key finds them all.
+    // A later attempt is reached through its first (`<id>~<n>`), so the
+    // start of a retried run's id designates the run, not its attempts.
     let after = run_ids(
         db,
-        "SELECT run_id FROM workflow_runs WHERE run_id > ?1 ORDER BY run_id LIMIT ?2",
+        "SELECT run_id FROM workflow_runs WHERE run_id > ?1 AND first_attempt_id IS NULL \
+         ORDER BY run_id LIMIT ?2",
         &[
             Param::text(prefix),
             Param::count(AMBIGUOUS_SHOWN as u64 + 1),
@@ -169,6 +172,8 @@ impl HistoryStore {
     /// - a generated id: its last 8 characters (12, or the whole id, in
     ///   the rare case another run ends the same way);
     /// - a later attempt: the short form of the first, then `~<attempt>`;
+    ///   the first attempt of a retried run: its short form, then `~1`
+    ///   (its bare id designates the latest attempt where people look);
     /// - an id the application gave: its shortest start of at least
     ///   `min_chars` characters that no other id shares.
     ///
@@ -181,13 +186,26 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn short_run_id(&self, run_id: &str, min_chars: usize) -> Result<String, Error> {
+        // The first attempt of a retried run: its own id opens the latest
+        // attempt (as `show` and the API do), `~1` opens it.
+        if self.latest_attempt_id(run_id)?.is_some() {
+            let short = format!("{}~1", self.short_first_attempt(run_id, min_chars)?);
+            let found = self.resolve_run_id(&short)? == RunIdMatch::Found(run_id.to_owned());
+            return Ok(if found { short } else { format!("{run_id}~1") });
+        }
+        self.short_first_attempt(run_id, min_chars)
+    }
+
+    /// [`HistoryStore::short_run_id`] for any run but the first attempt of
+    /// a retried one.
+    fn short_first_attempt(&self, run_id: &str, min_chars: usize) -> Result<String, Error> {
         let finds_it = |short: &str| -> Result<bool, Error> {
             Ok(self.resolve_run_id(short)? == RunIdMatch::Found(run_id.to_owned()))
         };
         if let Some((first, attempt)) = split_attempt(run_id)
             && is_generated(first)
         {
-            let short = format!("{}~{attempt}", self.short_run_id(first, min_chars)?);
+            let short = format!("{}~{attempt}", self.short_first_attempt(first, min_chars)?);
             return Ok(if finds_it(&short)? {
                 short
             } else {

@@ -24,7 +24,7 @@ impl Batch for PendingBatch<'_> {
             .records
             .unclaimed()
             .into_iter()
-            .map(|(key, run)| Ok((key, claim(tx, run, self.writer_id)?)))
+            .map(|(key, run, retried)| Ok((key, claim(tx, run, self.writer_id, retried)?)))
             .collect::<Result<Vec<_>, Error>>()?;
         for (key, moved) in claims {
             self.records.claimed(key, moved);
@@ -39,24 +39,29 @@ impl Batch for PendingBatch<'_> {
 
 impl Writer {
     /// Claims the new runs' ids one run per transaction, for a batch the
-    /// database refused: the claim the database refuses for its data is
-    /// left unmoved, and the run's own write is refused the same way.
+    /// database refused. A run whose claim the database refuses for its
+    /// data stays unclaimed, and is refused with the batch's other bad
+    /// records: it must never be written without its claim.
     pub(super) fn claim_one_by_one(&mut self) -> Result<(), Error> {
         let writer_id = self.chores.writer_id();
         let unclaimed: Vec<_> = self
             .records
             .unclaimed()
             .into_iter()
-            .map(|(key, run)| (key, run.clone()))
+            .map(|(key, run, retried)| (key, run.clone(), retried))
             .collect();
-        for (key, run) in unclaimed {
-            let moved = match self.db.transaction(|tx| claim(tx, &run, writer_id)) {
-                Ok(moved) => moved,
-                Err(e) if e.is_data_error() => None,
+        for (key, run, retried) in unclaimed {
+            match self
+                .db
+                .transaction(|tx| claim(tx, &run, writer_id, retried))
+            {
+                Ok(moved) => {
+                    self.records.claimed(key, moved);
+                    self.records.claims_committed();
+                }
+                Err(e) if e.is_data_error() => {}
                 Err(e) => return Err(e),
-            };
-            self.records.claimed(key, moved);
-            self.records.claims_committed();
+            }
         }
         Ok(())
     }

@@ -38,6 +38,11 @@ impl Writer {
         let mut refused_runs: HashSet<&str> = HashSet::new();
         // Runs and steps are upserts: writing one again later is harmless.
         for run in runs {
+            if self.records.is_unclaimed(&run.run_id) {
+                refused += 1;
+                refused_runs.insert(&run.run_id);
+                continue;
+            }
             let mut batch = Rows {
                 runs: &[run],
                 steps: &[],

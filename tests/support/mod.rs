@@ -92,6 +92,15 @@ pub fn skip(why: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
+/// A multi-threaded tokio runtime with `workers` threads, timers and I/O.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// A small workflow: `steps` steps named as given, one INFO line each.
 pub fn one_workflow(workflow: &str, run_id: &str, steps: &[&str]) {
     tracing::info_span!("workflow", workflow, run_id).in_scope(|| {

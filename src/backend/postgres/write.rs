@@ -51,7 +51,9 @@ where
 }
 
 /// Keeps the last row of each key: one statement may not upsert a row
-/// twice, and a run id given twice by the application would do that.
+/// twice, and PostgreSQL would refuse the whole batch for it. Claims give
+/// every run of a batch an id of its own; this guards the statement should
+/// two records ever share a key all the same.
 fn last_by_key<'a, T>(
     items: impl IntoIterator<Item = &'a T>,
     key: impl Fn(&T) -> &str,

@@ -22,6 +22,9 @@ struct OpenRun {
     /// Its id is known to be its own in the database: it was generated, or
     /// a claim for the id the application gave has committed.
     claimed: bool,
+    /// A claim of it was in a transaction whose commit failed, so whether
+    /// it took effect is unknown.
+    claim_retried: bool,
     /// Why the first failed step failed: the run's error if it has none.
     failed_step: Option<(String, Option<String>)>,
     panic: Option<String>,
@@ -156,14 +159,26 @@ impl Records {
 
     /// The runs whose ids the application gave and that no commit has
     /// claimed yet (nor the transaction being written), to be claimed
-    /// before they are written.
-    pub(crate) fn unclaimed(&self) -> Vec<(SpanKey, &WorkflowRun)> {
+    /// before they are written; with whether an earlier claim's outcome
+    /// is unknown.
+    pub(crate) fn unclaimed(&self) -> Vec<(SpanKey, &WorkflowRun, bool)> {
         self.dirty_runs
             .iter()
             .filter_map(|key| Some((*key, self.runs.get(key)?)))
             .filter(|(key, open)| !open.claimed && !self.claims_in_flight.contains(key))
-            .map(|(key, open)| (key, &open.run))
+            .map(|(key, open)| (key, &open.run, open.claim_retried))
             .collect()
+    }
+
+    /// Whether the run `run_id` (of those pending) still waits for its
+    /// claim: it must not be written without one.
+    pub(crate) fn is_unclaimed(&self, run_id: &str) -> bool {
+        self.dirty_runs
+            .iter()
+            .filter_map(|key| Some((key, self.runs.get(key)?)))
+            .any(|(key, open)| {
+                open.run.run_id == run_id && !open.claimed && !self.claims_in_flight.contains(key)
+            })
     }
 
     /// The claims in the transaction just written committed.
@@ -179,7 +194,11 @@ impl Records {
     /// are made again with the next. (A run moved to a later attempt
     /// keeps that id: its claim tries it first.)
     pub(crate) fn claims_failed(&mut self) {
-        self.claims_in_flight.clear();
+        for key in self.claims_in_flight.drain(..) {
+            if let Some(open) = self.runs.get_mut(&key) {
+                open.claim_retried = true;
+            }
+        }
     }
 
     /// `key`'s id was claimed in the transaction being written, under
@@ -250,7 +269,7 @@ impl Records {
                         identity,
                     } => {
                         let (parent_run, run_id) = (*parent_run, identity.run_id.to_string());
-                        let given = identity.given;
+                        let given = identity.is_given();
                         self.open_run(opened, parent_run, run_id, given)
                     }
                     &Lineage::Step {
@@ -338,6 +357,7 @@ impl Records {
             run,
             parent: parent_run,
             claimed: !given_id,
+            claim_retried: false,
             failed_step: None,
             panic: None,
             dirty: false,
