@@ -317,5 +317,14 @@ backends! {
         assert!(listed[0].contains("weekly ") && listed[0].contains("COMPLETED"), "{text}");
         assert!(listed[1].contains("weekly~2") && listed[1].contains("FAILED"), "{text}");
         assert!(listed[2].starts_with('*') && listed[2].contains("weekly~3"), "{text}");
+
+        // Retention took the first attempt: its id still reaches the run.
+        db.sql_execute("DELETE FROM workflow_runs WHERE run_id = 'weekly'", &[]);
+        let latest = http::get(served.addr, "/history/runs/weekly").json();
+        assert_eq!(latest["run"]["run_id"], "weekly~3");
+        assert_eq!(latest["attempts"].as_array().map(Vec::len), Some(2));
+        let second = http::get(served.addr, "/history/runs/weekly~2").json();
+        assert_eq!(second["run"]["run_id"], "weekly~2");
+        assert_eq!(http::get(served.addr, "/history/runs/weekly~1").status, 404);
     }
 }

@@ -66,13 +66,31 @@ fn resolve(db: &mut dyn Exec, id: &str) -> Result<RunIdMatch, Error> {
     if let Some(run_id) = exact(db, id)? {
         return Ok(RunIdMatch::Found(run_id));
     }
+    // The first attempt is gone (retention) but later ones remain.
+    if let Some(run_id) = latest_attempt(db, id)? {
+        return Ok(RunIdMatch::Found(run_id));
+    }
     if let Some((head, attempt)) = split_attempt(id) {
         return Ok(match resolve(db, head)? {
-            RunIdMatch::Found(first) if attempt == 1 => RunIdMatch::Found(first),
-            RunIdMatch::Found(first) => match exact(db, &attempt_id(&first, attempt))? {
-                Some(run_id) => RunIdMatch::Found(run_id),
-                None => RunIdMatch::NotFound,
-            },
+            RunIdMatch::Found(found) => {
+                // `head` may have found a later attempt: count from the first.
+                let first = run_ids(
+                    db,
+                    "SELECT COALESCE(first_attempt_id, run_id) FROM workflow_runs WHERE run_id = ?1",
+                    &[Param::text(&found)],
+                )?
+                .pop()
+                .unwrap_or(found);
+                let wanted = if attempt == 1 {
+                    first
+                } else {
+                    attempt_id(&first, attempt)
+                };
+                match exact(db, &wanted)? {
+                    Some(run_id) => RunIdMatch::Found(run_id),
+                    None => RunIdMatch::NotFound,
+                }
+            }
             other => other,
         });
     }
@@ -91,6 +109,17 @@ fn resolve(db: &mut dyn Exec, id: &str) -> Result<RunIdMatch, Error> {
             RunIdMatch::Ambiguous(matches)
         }
     })
+}
+
+/// The latest later attempt of the run first given `first`, if any.
+fn latest_attempt(db: &mut dyn Exec, first: &str) -> Result<Option<String>, Error> {
+    Ok(run_ids(
+        db,
+        "SELECT run_id FROM workflow_runs WHERE first_attempt_id = ?1 \
+         ORDER BY attempt DESC LIMIT 1",
+        &[Param::text(first)],
+    )?
+    .pop())
 }
 
 /// A few of the ids that start with `prefix`.
@@ -281,13 +310,7 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn latest_attempt_id(&self, run_id: &str) -> Result<Option<String>, Error> {
-        Ok(run_ids(
-            self.db().exec(),
-            "SELECT run_id FROM workflow_runs WHERE first_attempt_id = ?1 \
-             ORDER BY attempt DESC LIMIT 1",
-            &[Param::text(run_id)],
-        )?
-        .pop())
+        latest_attempt(self.db().exec(), run_id)
     }
 }
 
