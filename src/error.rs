@@ -135,6 +135,16 @@ pub enum Error {
     /// A status name that is not one of the known statuses.
     #[error("unknown status {0:?}")]
     InvalidStatus(String),
+    /// Every connection of a [`HistoryStore`](crate::HistoryStore) stayed
+    /// busy (or none could be opened) for the store's longest wait: the
+    /// database is overloaded or unreachable; try again shortly.
+    #[error("no connection to the history database came free within {waited:?}: {detail}")]
+    Busy {
+        /// How long the query waited.
+        waited: std::time::Duration,
+        /// What the pool said (the last connection error, if any).
+        detail: String,
+    },
     /// The background writer thread could not be started.
     #[error("cannot start the history writer thread: {0}")]
     Spawn(#[source] std::io::Error),

@@ -8,6 +8,9 @@ use crate::surface::QueryError;
 use crate::surface::body::ErrorBody;
 use crate::surface::params::ParamError;
 
+/// What a 503 tells the client to wait before asking again.
+const RETRY_AFTER_SECONDS: &str = "1";
+
 /// An HTTP error answer: a status and `{"error": ..., "detail": ...}`.
 ///
 /// ```
@@ -70,6 +73,15 @@ impl From<QueryError> for ApiError {
             QueryError::AmbiguousRunId { .. } => {
                 ApiError::new(StatusCode::MULTIPLE_CHOICES, "ambiguous_run_id", detail)
             }
+            // Overload, not a fault: the client may come back shortly.
+            QueryError::Store(crate::Error::Busy { .. }) => {
+                tracing::warn!(target: "workflow_history::api", cause = %detail, "request refused");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "every connection to the history database is busy; try again shortly",
+                )
+            }
             QueryError::Store(_) => ApiError::internal(detail),
         }
     }
@@ -84,6 +96,12 @@ impl From<ParamError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750: tell the client which scheme to use.
             response

@@ -49,6 +49,7 @@ async fn blocking<T: Send + 'static>(
     params(RunQuery),
     responses(
         (status = 200, description = "One page of runs and the total count", body = RunPage),
+        (status = 503, description = "Every connection to the database stayed busy: try again after `Retry-After` seconds", body = ErrorBody),
         (status = 400, description = "A bad parameter", body = ErrorBody),
     )
 )]
@@ -70,6 +71,7 @@ pub(crate) async fn list_runs(
     params(("run_id" = String, Path, description = "A run id; its start or (for a generated id) its last 8 or more characters, when that designates one run; `<id>~<n>` for attempt n. A retried run's first id designates its latest attempt")),
     responses(
         (status = 200, description = "The run, its steps, and every attempt of a retried run", body = RunDetail),
+        (status = 503, description = "Every connection to the database stayed busy: try again after `Retry-After` seconds", body = ErrorBody),
         (status = 300, description = "A short id that designates several runs: the detail lists some", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     )
@@ -94,6 +96,7 @@ pub(crate) async fn get_run(
     ),
     responses(
         (status = 200, description = "The run's events", body = EventList),
+        (status = 503, description = "Every connection to the database stayed busy: try again after `Retry-After` seconds", body = ErrorBody),
         (status = 300, description = "A short id that designates several runs: the detail lists some", body = ErrorBody),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
@@ -120,6 +123,7 @@ pub(crate) async fn get_events(
     params(StatisticsQuery),
     responses(
         (status = 200, description = "Statistics of the selected runs", body = StatisticsReport),
+        (status = 503, description = "Every connection to the database stayed busy: try again after `Retry-After` seconds", body = ErrorBody),
         (status = 400, description = "A bad parameter", body = ErrorBody),
     )
 )]
@@ -145,6 +149,7 @@ pub(crate) async fn statistics(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "What was deleted", body = PruneReport),
+        (status = 503, description = "Every connection to the database stayed busy: try again after `Retry-After` seconds", body = ErrorBody),
         (status = 400, description = "A missing or bad `days`", body = ErrorBody),
         (status = 401, description = "No bearer token", body = ErrorBody),
         (status = 403, description = "A wrong token, or retention over HTTP is disabled", body = ErrorBody),

@@ -85,6 +85,10 @@ pub(crate) enum Command {
         /// [default: $WORKFLOW_HISTORY_ADMIN_TOKEN]
         #[arg(long, value_name = "TOKEN")]
         admin_token: Option<String>,
+        /// Longest a request waits for a free database connection before it
+        /// is answered 503 with Retry-After
+        #[arg(long, value_name = "MILLISECONDS", default_value_t = 2000)]
+        max_wait_ms: u64,
     },
 }
 

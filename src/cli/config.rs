@@ -60,6 +60,7 @@ pub(crate) enum Action {
     Serve {
         addr: SocketAddr,
         admin_token: Option<String>,
+        max_wait: std::time::Duration,
     },
 }
 
@@ -134,7 +135,12 @@ impl Config {
                 dry_run,
                 json: output.json,
             },
-            Command::Serve { addr, admin_token } => Action::Serve {
+            Command::Serve {
+                addr,
+                admin_token,
+                max_wait_ms,
+            } => Action::Serve {
+                max_wait: std::time::Duration::from_millis(max_wait_ms),
                 addr: addr.parse().map_err(|_| {
                     CliError::Usage(format!(
                         "--addr: cannot read {addr:?} as IP:PORT, as in 127.0.0.1:8080"

@@ -137,7 +137,11 @@ fn run(config: Config, color: bool) -> Result<(), CliError> {
             }
             commands::prune(&store, age, dry_run, output(json))?
         }
-        Action::Serve { addr, admin_token } => return serve::serve(db, addr, admin_token),
+        Action::Serve {
+            addr,
+            admin_token,
+            max_wait,
+        } => return serve::serve(db, addr, admin_token, max_wait),
     };
     print(&text)
 }

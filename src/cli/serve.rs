@@ -10,17 +10,20 @@ use super::CliError;
 
 /// Opens the database (read-only for reads; read-write too when the admin
 /// token enables deletes), binds `addr`, prints the address it listens on,
-/// and serves until a shutdown signal.
+/// and serves until a shutdown signal. A request waits at most `max_wait`
+/// for a database connection.
 pub(crate) fn serve(
     db: &str,
     addr: SocketAddr,
     admin_token: Option<String>,
+    max_wait: std::time::Duration,
 ) -> Result<(), CliError> {
     // Opening read-write closes the runs of dead writers as abandoned, so
     // they are not served as running; a database the server may not write
     // is served as it is.
     let writable = HistoryStore::connect(db);
-    let mut api = Api::new(HistoryStore::connect_read_only(db).map_err(CliError::open)?);
+    let reads = HistoryStore::connect_read_only(db).map_err(CliError::open)?;
+    let mut api = Api::new(reads.max_wait(max_wait));
     if let Some(token) = admin_token {
         api = api.admin(token, writable.map_err(CliError::open)?);
     }

@@ -35,7 +35,7 @@ impl HistoryStore {
             EVENTS.select(),
             conditions.sql()
         );
-        query(self.db().exec(), &sql, &conditions.params, event_from_row)
+        query(self.db()?.exec(), &sql, &conditions.params, event_from_row)
     }
 
     /// [`HistoryStore::statistics`] for each workflow with runs matching the
@@ -59,7 +59,7 @@ impl HistoryStore {
                 "SELECT DISTINCT workflow_name FROM workflow_runs{} ORDER BY workflow_name",
                 conditions.sql()
             );
-            query(self.db().exec(), &sql, &conditions.params, |row| {
+            query(self.db()?.exec(), &sql, &conditions.params, |row| {
                 required(row.text(0)?, "workflow_name")
             })?
         };
@@ -95,7 +95,7 @@ impl HistoryStore {
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<WorkflowCount>, Error> {
         query(
-            self.db().exec(),
+            self.db()?.exec(),
             "SELECT workflow_name, COUNT(*) FROM workflow_runs WHERE started_at < ?1 \
              GROUP BY workflow_name ORDER BY workflow_name",
             &[Param::from(cutoff)],

@@ -2,10 +2,11 @@
 
 mod filter;
 mod lookups;
+mod pool;
 mod run_ids;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -42,7 +43,12 @@ const DELETE_CHUNK: u32 = 1000;
 /// ```
 #[derive(Debug)]
 pub struct HistoryStore {
-    db: Mutex<Database>,
+    pool: r2d2::Pool<pool::Connector>,
+    /// How the pool opens connections, to build it again at another size.
+    connector: pool::Connector,
+    /// Longest a query waits for a free connection.
+    max_wait: Duration,
+    read_only: bool,
     /// Runs of writers that are gone, left open because this store cannot
     /// write.
     abandoned_left_open: u64,
@@ -110,24 +116,75 @@ impl HistoryStore {
     }
 
     fn open(target: &DatabaseTarget, mode: OpenMode) -> Result<Self, Error> {
+        // The first connection is opened here, for its errors (no such
+        // file, a newer schema) and for recovery; the pool opens its own.
         let mut db = Database::open(target, mode)?;
+        let read_only = db.is_read_only();
         let abandon_after = recovery::DEFAULT_ABANDON_AFTER;
-        let abandoned_left_open = if db.is_read_only() {
+        let abandoned_left_open = if read_only {
             recovery::count_abandoned(&mut db, abandon_after)?
         } else {
             recovery::recover_abandoned(&mut db, abandon_after, Judge::Reader)?;
             0
         };
+        drop(db);
+        // A file this process may only read is read the same way by every
+        // connection, without trying to write it first.
+        let mode = if read_only { OpenMode::ReadOnly } else { mode };
+        let connector = pool::Connector {
+            target: target.clone(),
+            mode,
+        };
         Ok(HistoryStore {
-            db: Mutex::new(db),
+            pool: pool::build(connector.clone(), pool::default_size())?,
+            connector,
+            max_wait: Self::DEFAULT_MAX_WAIT,
+            read_only,
             abandoned_left_open,
         })
+    }
+
+    /// How long a query waits for a free connection by default.
+    pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2);
+
+    /// Sets how long a query waits for a free connection when all are busy
+    /// (the store keeps one per core, at least two) before it fails with
+    /// [`Error::Busy`]; by default [`HistoryStore::DEFAULT_MAX_WAIT`].
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_sqlite_read_only("history.db")?
+    ///     .max_wait(std::time::Duration::from_millis(500));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// Sets how many connections the store opens at most (by default one
+    /// per core, at least two): the queries that run at once. On
+    /// PostgreSQL, each is a session of the server's.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::connect_read_only("postgres://reader@db/history")?
+    ///     .max_connections(8)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Busy`] if the pool cannot be made (it opens nothing yet).
+    pub fn max_connections(mut self, connections: u32) -> Result<Self, Error> {
+        self.pool = pool::build(self.connector.clone(), connections)?;
+        Ok(self)
     }
 
     /// Whether this store cannot write: opened read-only, or on a database
     /// file this process may only read.
     pub fn is_read_only(&self) -> bool {
-        self.db().is_read_only()
+        self.read_only
     }
 
     /// How many runs, when the store was opened, belonged to writers that
@@ -164,7 +221,7 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn recover_abandoned(&self, abandon_after: std::time::Duration) -> Result<u64, Error> {
-        recovery::recover_abandoned(&mut self.db(), abandon_after, Judge::Reader)
+        recovery::recover_abandoned(&mut *self.db()?, abandon_after, Judge::Reader)
     }
 
     /// Opens an existing SQLite history database for reading only: the
@@ -198,18 +255,25 @@ impl HistoryStore {
         Self::open(&url.parse()?, OpenMode::ReadOnly)
     }
 
-    fn db(&self) -> MutexGuard<'_, Database> {
-        // A panic elsewhere while holding the lock leaves the connection
-        // itself usable: every statement here is self-contained.
-        self.db
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// A connection of the pool, for one query or transaction.
+    fn db(&self) -> Result<r2d2::PooledConnection<pool::Connector>, Error> {
+        self.pool
+            .get_timeout(self.max_wait)
+            .map_err(|e| Error::Busy {
+                waited: self.max_wait,
+                detail: e.to_string(),
+            })
     }
 
     /// The run with this id, if recorded.
     pub fn get_run(&self, run_id: &str) -> Result<Option<WorkflowRun>, Error> {
         let sql = format!("{} WHERE run_id = ?1", RUNS.select());
-        query_opt(self.db().exec(), &sql, &[Param::text(run_id)], run_from_row)
+        query_opt(
+            self.db()?.exec(),
+            &sql,
+            &[Param::text(run_id)],
+            run_from_row,
+        )
     }
 
     /// Runs matching the filter, newest started first, one page of
@@ -223,14 +287,14 @@ impl HistoryStore {
             RUNS.select(),
             conditions.sql()
         );
-        query(self.db().exec(), &sql, &conditions.params, run_from_row)
+        query(self.db()?.exec(), &sql, &conditions.params, run_from_row)
     }
 
     /// How many runs match the filter (its limit and offset are ignored).
     pub fn count_runs(&self, filter: &RunFilter) -> Result<u64, Error> {
         let conditions = filter_conditions(filter);
         let sql = format!("SELECT COUNT(*) FROM workflow_runs{}", conditions.sql());
-        let count = query_opt(self.db().exec(), &sql, &conditions.params, |row| {
+        let count = query_opt(self.db()?.exec(), &sql, &conditions.params, |row| {
             required(row.int(0)?, "count")
         })?;
         Ok(count.unwrap_or(0).max(0) as u64)
@@ -240,7 +304,7 @@ impl HistoryStore {
     pub fn get_steps(&self, run_id: &str) -> Result<Vec<StepRun>, Error> {
         let sql = format!("{} WHERE run_id = ?1 ORDER BY step_order", STEPS.select());
         query(
-            self.db().exec(),
+            self.db()?.exec(),
             &sql,
             &[Param::text(run_id)],
             step_from_row,
@@ -254,7 +318,7 @@ impl HistoryStore {
             EVENTS.select()
         );
         query(
-            self.db().exec(),
+            self.db()?.exec(),
             &sql,
             &[Param::text(run_id)],
             event_from_row,
@@ -277,7 +341,7 @@ impl HistoryStore {
              FROM workflow_runs{}",
             conditions.sql()
         );
-        let mut db = self.db();
+        let mut db = self.db()?;
         let summary = query_opt(db.exec(), &sql, &conditions.params, |row| {
             let mut counts = [0u64; 7];
             for (i, slot) in [0, 1, 2, 3, 4, 7, 8].into_iter().zip(counts.iter_mut()) {
@@ -330,7 +394,7 @@ impl HistoryStore {
         let mut total = 0;
         loop {
             // The lock is taken per chunk so readers interleave with a long purge.
-            let deleted = self.db().transaction(|tx| {
+            let deleted = self.db()?.transaction(|tx| {
                 retention::delete_runs_started_before(tx, cutoff, DELETE_CHUNK)
             })?;
             total += deleted;

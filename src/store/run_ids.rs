@@ -191,7 +191,7 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn resolve_run_id(&self, id: &str) -> Result<RunIdMatch, Error> {
-        resolve(self.db().exec(), id)
+        resolve(self.db()?.exec(), id)
     }
 
     /// The short form of `run_id` that [`HistoryStore::resolve_run_id`]
@@ -251,7 +251,7 @@ impl HistoryStore {
             }
             return Ok(run_id.to_owned());
         }
-        let mut db = self.db();
+        let mut db = self.db()?;
         let mut neighbour = |sql: &str| -> Result<Option<String>, Error> {
             query_opt(db.exec(), sql, &[Param::text(run_id)], |row| {
                 required(row.text(0)?, "run_id")
@@ -295,7 +295,7 @@ impl HistoryStore {
             "{} WHERE run_id = ?1 OR first_attempt_id = ?1 ORDER BY attempt",
             RUNS.select()
         );
-        query(self.db().exec(), &sql, &[Param::text(first)], run_from_row)
+        query(self.db()?.exec(), &sql, &[Param::text(first)], run_from_row)
     }
 
     /// The id of the latest attempt of the run first given `run_id`, when
@@ -310,7 +310,7 @@ impl HistoryStore {
     /// # Ok(()) }
     /// ```
     pub fn latest_attempt_id(&self, run_id: &str) -> Result<Option<String>, Error> {
-        latest_attempt(self.db().exec(), run_id)
+        latest_attempt(self.db()?.exec(), run_id)
     }
 }
 

@@ -292,7 +292,8 @@ pub struct Health {
 pub struct ErrorBody {
     /// A stable code: `bad_parameter`, `run_not_found`, `ambiguous_run_id`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
-    /// `unavailable` or `internal`.
+    /// `busy` (503, with `Retry-After`: every database connection stayed
+    /// busy), `unavailable` or `internal`.
     pub error: String,
     /// A sentence for people: what was wrong and what would be right.
     pub detail: String,
