@@ -58,7 +58,8 @@ backends! {
             checked
         });
         guard.shutdown().expect("writer stops cleanly");
-        assert!(checked > READERS * 40, "{checked} runs checked");
+        // Every page holds finished runs: one writer finishes one run at a time.
+        assert!(checked >= READERS * 40, "{checked} runs checked");
     }
 }
 

@@ -3,6 +3,7 @@
 //! hold up the others. A caller waits a bounded time for a connection, then
 //! gets [`Error::Busy`] (an HTTP 503), never an unbounded queue.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
@@ -51,6 +52,14 @@ pub(crate) fn build(connector: Connector, size: u32) -> Result<r2d2::Pool<Connec
         .test_on_check_out(false)
         // Never used: every checkout gives its own limit.
         .connection_timeout(Duration::from_secs(30))
+        // Connections are opened on the pool's own thread; one is enough,
+        // where r2d2 would start three for every store.
+        .thread_pool(Arc::new(
+            scheduled_thread_pool::ScheduledThreadPool::builder()
+                .num_threads(1)
+                .thread_name_pattern("workflow-history-pool-{}")
+                .build(),
+        ))
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .event_handler(Box::new(r2d2::NopEventHandler))
         .build(connector)
