@@ -90,6 +90,12 @@ backends! {
             retry
         });
         guard.flush().expect("the refused batch is salvaged");
+        // A step of it that ends meanwhile is not written either: not as a
+        // step of the first attempt, which has the same id.
+        tracing::dispatcher::with_default(&dispatch, || {
+            retry.in_scope(|| info_span!("step", step = "meanwhile").in_scope(|| {}));
+        });
+        guard.flush().expect("refused again, salvaged again");
         // ... then its data becomes acceptable: it is still a new attempt.
         retry.record("workflow", "renamed");
         drop(retry);

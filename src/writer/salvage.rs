@@ -30,6 +30,13 @@ impl Writer {
     /// reason meanwhile (then the batch is retried as usual).
     pub(super) fn salvage(&mut self) -> Result<(), Error> {
         self.claim_one_by_one()?;
+        // A run whose claim was refused: nothing of it is written.
+        let unclaimed: HashSet<String> = self
+            .records
+            .unclaimed()
+            .into_iter()
+            .map(|(_, run, _)| run.run_id.clone())
+            .collect();
         let writer_id = self.chores.writer_id().to_owned();
         let (runs, steps, events) = self.records.pending_items();
         let (mut rows, mut refused) = (0, 0);
@@ -38,7 +45,7 @@ impl Writer {
         let mut refused_runs: HashSet<&str> = HashSet::new();
         // Runs and steps are upserts: writing one again later is harmless.
         for run in runs {
-            if self.records.is_unclaimed(&run.run_id) {
+            if unclaimed.contains(&run.run_id) {
                 refused += 1;
                 refused_runs.insert(&run.run_id);
                 continue;
@@ -57,7 +64,7 @@ impl Writer {
             }
         }
         for step in steps {
-            if refused_runs.contains(step.run_id.as_str()) {
+            if refused_runs.contains(step.run_id.as_str()) || unclaimed.contains(&step.run_id) {
                 refused += 1;
                 continue;
             }
@@ -76,7 +83,7 @@ impl Writer {
         let events = events.to_vec();
         let refused_runs: HashSet<String> = refused_runs.into_iter().map(str::to_owned).collect();
         for (written, event) in events.iter().enumerate() {
-            if refused_runs.contains(&event.run_id) {
+            if refused_runs.contains(&event.run_id) || unclaimed.contains(&event.run_id) {
                 refused += 1;
                 continue;
             }

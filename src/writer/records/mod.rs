@@ -159,26 +159,15 @@ impl Records {
 
     /// The runs whose ids the application gave and that no commit has
     /// claimed yet (nor the transaction being written), to be claimed
-    /// before they are written; with whether an earlier claim's outcome
-    /// is unknown.
+    /// before anything of them is written; with whether an earlier claim's
+    /// outcome is unknown. All open runs, not only changed ones: a run
+    /// whose claim was refused may have only new steps or events.
     pub(crate) fn unclaimed(&self) -> Vec<(SpanKey, &WorkflowRun, bool)> {
-        self.dirty_runs
+        self.runs
             .iter()
-            .filter_map(|key| Some((*key, self.runs.get(key)?)))
             .filter(|(key, open)| !open.claimed && !self.claims_in_flight.contains(key))
-            .map(|(key, open)| (key, &open.run, open.claim_retried))
+            .map(|(key, open)| (*key, &open.run, open.claim_retried))
             .collect()
-    }
-
-    /// Whether the run `run_id` (of those pending) still waits for its
-    /// claim: it must not be written without one.
-    pub(crate) fn is_unclaimed(&self, run_id: &str) -> bool {
-        self.dirty_runs
-            .iter()
-            .filter_map(|key| Some((key, self.runs.get(key)?)))
-            .any(|(key, open)| {
-                open.run.run_id == run_id && !open.claimed && !self.claims_in_flight.contains(key)
-            })
     }
 
     /// The claims in the transaction just written committed.
