@@ -5,6 +5,9 @@ mod lookups;
 mod pool;
 mod run_ids;
 
+#[cfg(feature = "server")]
+pub(crate) use run_ids::names_attempt;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 use super::HistoryStore;
 use crate::Error;
 use crate::backend::attempts::attempt_id;
-use crate::backend::exec::{Exec, query, query_opt, required};
+use crate::backend::exec::{Exec, query, required};
 use crate::backend::param::Param;
 use crate::backend::tables::{RUNS, run_from_row};
 use crate::model::{RunIdMatch, WorkflowRun};
@@ -32,6 +32,12 @@ const TAIL_MATCH: &str = "length(run_id) = 36 AND substr(run_id, 29) = ?1";
 /// The tails the run list tries for a generated id, shortest first; the
 /// full id follows when none of them finds the run alone.
 const TAIL_LENGTHS: [usize; 2] = [TAIL_CHARS, 12];
+
+/// Whether `id` names an attempt, `<id>~<n>`, as lookups read it.
+#[cfg(feature = "server")]
+pub(crate) fn names_attempt(id: &str) -> bool {
+    split_attempt(id).is_some()
+}
 
 /// `id~attempt` split, when `id` ends in `~` and a number.
 fn split_attempt(id: &str) -> Option<(&str, u32)> {
@@ -127,9 +133,9 @@ fn starting_with(db: &mut dyn Exec, prefix: &str) -> Result<Vec<String>, Error> 
     // Ids starting with the prefix sort right after it (byte order, as
     // SQLite's BINARY collation, PostgreSQL's "C" collation of run_id and
     // `str::starts_with` all use), so a short range scan of the primary
-    // key finds them all.
-    // A later attempt is reached through its first (`<id>~<n>`), so the
-    // start of a retried run's id designates the run, not its attempts.
+    // key finds them all. Later attempts are left out: they are reached
+    // through their first (`<id>~<n>`), so the start of a retried run's id
+    // designates the run, not each of its attempts.
     let after = run_ids(
         db,
         "SELECT run_id FROM workflow_runs WHERE run_id > ?1 AND first_attempt_id IS NULL \
@@ -219,33 +225,36 @@ impl HistoryStore {
         // attempt (as `show` and the API do), `~1` opens it.
         if self.latest_attempt_id(run_id)?.is_some() {
             let short = format!("{}~1", self.short_first_attempt(run_id, min_chars)?);
-            let found = self.resolve_run_id(&short)? == RunIdMatch::Found(run_id.to_owned());
-            return Ok(if found { short } else { format!("{run_id}~1") });
+            return self.short_if_it_finds(short, run_id, || format!("{run_id}~1"));
         }
         self.short_first_attempt(run_id, min_chars)
+    }
+
+    /// `short` if it designates `run_id` alone, else `fallback()`.
+    fn short_if_it_finds(
+        &self,
+        short: String,
+        run_id: &str,
+        fallback: impl FnOnce() -> String,
+    ) -> Result<String, Error> {
+        let finds_it = self.resolve_run_id(&short)? == RunIdMatch::Found(run_id.to_owned());
+        Ok(if finds_it { short } else { fallback() })
     }
 
     /// [`HistoryStore::short_run_id`] for any run but the first attempt of
     /// a retried one.
     fn short_first_attempt(&self, run_id: &str, min_chars: usize) -> Result<String, Error> {
-        let finds_it = |short: &str| -> Result<bool, Error> {
-            Ok(self.resolve_run_id(short)? == RunIdMatch::Found(run_id.to_owned()))
-        };
         if let Some((first, attempt)) = split_attempt(run_id)
             && is_generated(first)
         {
             let short = format!("{}~{attempt}", self.short_first_attempt(first, min_chars)?);
-            return Ok(if finds_it(&short)? {
-                short
-            } else {
-                run_id.to_owned()
-            });
+            return self.short_if_it_finds(short, run_id, || run_id.to_owned());
         }
         if is_generated(run_id) {
             for chars in TAIL_LENGTHS {
                 let tail =
                     &run_id[GENERATED_ID_CHARS - chars.max(min_chars).min(GENERATED_ID_CHARS)..];
-                if finds_it(tail)? {
+                if self.resolve_run_id(tail)? == RunIdMatch::Found(run_id.to_owned()) {
                     return Ok(tail.to_owned());
                 }
             }
@@ -253,9 +262,7 @@ impl HistoryStore {
         }
         let mut db = self.db()?;
         let mut neighbour = |sql: &str| -> Result<Option<String>, Error> {
-            query_opt(db.exec(), sql, &[Param::text(run_id)], |row| {
-                required(row.text(0)?, "run_id")
-            })
+            Ok(run_ids(db.exec(), sql, &[Param::text(run_id)])?.pop())
         };
         let before = neighbour(
             "SELECT run_id FROM workflow_runs WHERE run_id < ?1 ORDER BY run_id DESC LIMIT 1",

@@ -299,15 +299,6 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
-/// Whether `asked` named an attempt (`<id>~<n>`) rather than the run
-/// `found` by it.
-fn names_an_attempt(asked: &str, found: &str) -> bool {
-    asked != found
-        && asked
-            .rsplit_once('~')
-            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// The full id of the run designated by a full or shortened id (see
 /// [`HistoryStore::resolve_run_id`]). A run whose id was given again
 /// later designates its latest attempt: `<id>~1` names the first.
@@ -318,7 +309,12 @@ fn names_an_attempt(asked: &str, found: &str) -> bool {
 pub fn resolve_run_id(store: &HistoryStore, id_or_prefix: &str) -> Result<String, QueryError> {
     let id_or_prefix = super::params::parse_run_id(id_or_prefix)?;
     match store.resolve_run_id(id_or_prefix)? {
-        RunIdMatch::Found(run_id) if names_an_attempt(id_or_prefix, &run_id) => Ok(run_id),
+        // `<id>~<n>` names that attempt; any other id, the latest.
+        RunIdMatch::Found(run_id)
+            if id_or_prefix != run_id && crate::store::names_attempt(id_or_prefix) =>
+        {
+            Ok(run_id)
+        }
         RunIdMatch::Found(run_id) => Ok(store.latest_attempt_id(&run_id)?.unwrap_or(run_id)),
         RunIdMatch::NotFound => Err(QueryError::RunNotFound(id_or_prefix.to_owned())),
         RunIdMatch::Ambiguous(candidates) => Err(QueryError::AmbiguousRunId {
