@@ -136,6 +136,7 @@ backends! {
     fn a_history_from_before_attempts_migrates_and_retries_its_runs(db) {
         db.record(|| execution("legacy", false));
         // Back to the schema before attempts existed, data kept.
+        db.undo_rollup_migration();
         db.sql_batch(
             "DROP INDEX idx_workflow_runs_id_tail;
              DROP INDEX idx_workflow_runs_first_attempt;

@@ -21,6 +21,7 @@ pub(crate) trait Row {
     fn time(&self, i: usize, column: &'static str) -> Result<Option<DateTime<Utc>>, Error>;
     /// A JSON object; a null reads as an empty one.
     fn json(&self, i: usize, column: &'static str) -> Result<JsonMap, Error>;
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Error>;
 }
 
 /// A connection or transaction that runs shared SQL.
@@ -35,6 +36,15 @@ pub(crate) trait Exec {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), Error>,
     ) -> Result<(), Error>;
+
+    /// Takes, in the order given, locks that last until the transaction
+    /// ends, so that writers changing the same rollup buckets go one after
+    /// the other (see [`crate::backend::rollup`]). SQLite needs none: its
+    /// write transactions already go one at a time.
+    fn lock_keys(&mut self, keys: &[i32]) -> Result<(), Error> {
+        let _ = keys;
+        Ok(())
+    }
 }
 
 /// Runs a query and maps every row.

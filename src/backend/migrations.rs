@@ -46,6 +46,7 @@ migrations! {
     4 => "0004_writer_locks",
     5 => "0005_attempts",
     6 => "0006_run_id_tails",
+    7 => "0007_statistics_rollup",
 }
 
 /// The schema version this crate writes and reads.
@@ -98,7 +99,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
     if found == SCHEMA_VERSION {
         return Ok(());
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(CREATE_VERSION_TABLE)?;
     let found = applied_version(&tx)?;
     refuse_newer(found)?;
@@ -119,6 +120,8 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
         )
         .map_err(fail)?;
     }
+    // A migration may have noted runs for the rollup (0007 notes them all).
+    super::rollup::fold_pending(&mut tx)?;
     tx.commit()?;
     Ok(())
 }

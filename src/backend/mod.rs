@@ -14,6 +14,7 @@ pub(crate) mod param;
 pub(crate) mod postgres;
 pub(crate) mod recovery;
 pub(crate) mod retention;
+pub(crate) mod rollup;
 pub(crate) mod sqlite;
 pub(crate) mod table;
 pub(crate) mod tables;
@@ -169,7 +170,8 @@ impl Database {
     }
 
     /// Runs `work` in one transaction: committed if it returns `Ok`, rolled
-    /// back otherwise.
+    /// back otherwise. What it changed in finished runs is folded into the
+    /// statistics rollup before the commit.
     ///
     /// On SQLite the transaction takes the write lock as it begins
     /// (`IMMEDIATE`): one that read first and wrote later would fail at once
@@ -184,11 +186,34 @@ impl Database {
                 let mut tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let out = work(&mut tx)?;
+                rollup::fold_pending(&mut tx)?;
                 tx.commit()?;
                 Ok(out)
             }
             #[cfg(feature = "postgres")]
             Conn::Postgres(conn) => conn.transaction(work),
+        }
+    }
+
+    /// Runs the reads of `work` on one snapshot of the database, so that
+    /// queries that add up to one answer see the same commits. Nothing is
+    /// written.
+    pub(crate) fn snapshot<T>(
+        &mut self,
+        work: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match &mut self.conn {
+            Conn::Sqlite(conn, _) => {
+                // In WAL mode a read transaction keeps the snapshot of its
+                // first read until it ends.
+                let mut tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+                let out = work(&mut tx)?;
+                tx.commit()?;
+                Ok(out)
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(conn) => conn.snapshot(work),
         }
     }
 

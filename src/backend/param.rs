@@ -21,6 +21,8 @@ pub(crate) enum Param<'a> {
     Time(Option<DateTime<Utc>>),
     /// Stored as JSON text in SQLite, `jsonb` in PostgreSQL.
     Json(Cow<'a, JsonMap>),
+    /// A `BLOB` in SQLite, `bytea` in PostgreSQL.
+    Bytes(&'a [u8]),
 }
 
 impl<'a> Param<'a> {
@@ -36,6 +38,10 @@ impl<'a> Param<'a> {
     /// A count, saturated into the signed integer SQL databases store.
     pub(crate) fn count(n: u64) -> Param<'a> {
         Param::Int(Some(i64::try_from(n).unwrap_or(i64::MAX)))
+    }
+
+    pub(crate) fn bytes(bytes: &'a [u8]) -> Param<'a> {
+        Param::Bytes(bytes)
     }
 
     pub(crate) fn json(map: &'a JsonMap) -> Param<'a> {

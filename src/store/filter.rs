@@ -23,7 +23,7 @@ impl<'a> Conditions<'a> {
     }
 
     /// Adds a condition on a bound value: `column op ?N`.
-    fn push(&mut self, column: &str, op: &str, value: Param<'a>) {
+    pub(crate) fn push(&mut self, column: &str, op: &str, value: Param<'a>) {
         let slot = self.bind(value);
         self.clauses.push(format!("{column} {op} {slot}"));
     }

@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 
 use super::HistoryStore;
-use super::filter::{event_conditions, filter_conditions};
+use super::filter::event_conditions;
 use crate::Error;
 use crate::backend::exec::{query, required};
 use crate::backend::param::Param;
 use crate::backend::tables::{EVENTS, event_from_row};
-use crate::model::{EventFilter, RunEvent, RunFilter, WorkflowCount, WorkflowStatistics};
+use crate::model::{EventFilter, RunEvent, WorkflowCount};
 
 impl HistoryStore {
     /// The run's events that the filter selects, in the order they happened.
@@ -36,46 +36,6 @@ impl HistoryStore {
             conditions.sql()
         );
         query(self.db()?.exec(), &sql, &conditions.params, event_from_row)
-    }
-
-    /// [`HistoryStore::statistics`] for each workflow with runs matching the
-    /// filter, by workflow name.
-    ///
-    /// ```no_run
-    /// # fn docs() -> Result<(), workflow_history::Error> {
-    /// let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
-    /// for w in store.statistics_by_workflow(&Default::default())? {
-    ///     println!("{} {:.0}%", w.workflow_name, 100.0 * w.statistics.success_rate);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn statistics_by_workflow(
-        &self,
-        filter: &RunFilter,
-    ) -> Result<Vec<WorkflowStatistics>, Error> {
-        let names: Vec<String> = {
-            let conditions = filter_conditions(filter);
-            let sql = format!(
-                "SELECT DISTINCT workflow_name FROM workflow_runs{} ORDER BY workflow_name",
-                conditions.sql()
-            );
-            query(self.db()?.exec(), &sql, &conditions.params, |row| {
-                required(row.text(0)?, "workflow_name")
-            })?
-        };
-        names
-            .into_iter()
-            .map(|workflow_name| {
-                let statistics = self.statistics(&RunFilter {
-                    workflow_name: Some(workflow_name.clone()),
-                    ..filter.clone()
-                })?;
-                Ok(WorkflowStatistics {
-                    workflow_name,
-                    statistics,
-                })
-            })
-            .collect()
     }
 
     /// How many runs of each workflow started before `cutoff`: what

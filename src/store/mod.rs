@@ -4,6 +4,7 @@ mod filter;
 mod lookups;
 mod pool;
 mod run_ids;
+mod statistics;
 
 #[cfg(feature = "server")]
 pub(crate) use run_ids::names_attempt;
@@ -14,13 +15,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::Error;
-use crate::backend::exec::{query, query_opt, required};
+use crate::backend::exec::{query, query_opt};
 use crate::backend::param::Param;
 use crate::backend::recovery::{self, Judge};
 use crate::backend::tables::{EVENTS, RUNS, STEPS, event_from_row, run_from_row, step_from_row};
 use crate::backend::{Database, DatabaseTarget, OpenMode, retention};
-use crate::model::{RunEvent, RunFilter, RunStatistics, StepRun, WorkflowRun};
-use filter::{FINISHED, filter_conditions};
+use crate::model::{RunEvent, RunFilter, StepRun, WorkflowRun};
+use filter::filter_conditions;
 
 /// Runs deleted per transaction by [`HistoryStore::delete_runs_older_than`].
 const DELETE_CHUNK: u32 = 1000;
@@ -293,16 +294,6 @@ impl HistoryStore {
         query(self.db()?.exec(), &sql, &conditions.params, run_from_row)
     }
 
-    /// How many runs match the filter (its limit and offset are ignored).
-    pub fn count_runs(&self, filter: &RunFilter) -> Result<u64, Error> {
-        let conditions = filter_conditions(filter);
-        let sql = format!("SELECT COUNT(*) FROM workflow_runs{}", conditions.sql());
-        let count = query_opt(self.db()?.exec(), &sql, &conditions.params, |row| {
-            required(row.int(0)?, "count")
-        })?;
-        Ok(count.unwrap_or(0).max(0) as u64)
-    }
-
     /// The run's steps, by `step_order`.
     pub fn get_steps(&self, run_id: &str) -> Result<Vec<StepRun>, Error> {
         let sql = format!("{} WHERE run_id = ?1 ORDER BY step_order", STEPS.select());
@@ -326,53 +317,6 @@ impl HistoryStore {
             &[Param::text(run_id)],
             event_from_row,
         )
-    }
-
-    /// Counts, success rate and durations of the runs matching the filter
-    /// (its limit and offset are ignored).
-    pub fn statistics(&self, filter: &RunFilter) -> Result<RunStatistics, Error> {
-        let conditions = filter_conditions(filter);
-        let finished_ms = format!("CASE WHEN {FINISHED} THEN duration_ms END");
-        let sql = format!(
-            "SELECT COUNT(*), \
-             COUNT(CASE WHEN status = 'COMPLETED' THEN 1 END), \
-             COUNT(CASE WHEN status = 'FAILED' THEN 1 END), \
-             COUNT(CASE WHEN status = 'CANCELLED' THEN 1 END), \
-             COUNT(CASE WHEN status IN ('PENDING', 'RUNNING') THEN 1 END), \
-             AVG({finished_ms}), MAX({finished_ms}), COUNT({finished_ms}), \
-             COUNT(CASE WHEN attempt > 1 THEN 1 END) \
-             FROM workflow_runs{}",
-            conditions.sql()
-        );
-        let mut db = self.db()?;
-        let summary = query_opt(db.exec(), &sql, &conditions.params, |row| {
-            let mut counts = [0u64; 7];
-            for (i, slot) in [0, 1, 2, 3, 4, 7, 8].into_iter().zip(counts.iter_mut()) {
-                *slot = required(row.int(i)?, "count")?.max(0) as u64;
-            }
-            Ok((counts, row.float(5)?, row.float(6)?))
-        })?;
-        let ([total, completed, failed, cancelled, running, timed, retries], avg_ms, max_ms) =
-            summary.unwrap_or(([0; 7], None, None));
-        let finished = completed + failed + cancelled;
-        let mut percentile = |p: f64| percentile_ms(&mut db, filter, timed, p);
-        Ok(RunStatistics {
-            total_runs: total,
-            completed,
-            failed,
-            cancelled,
-            running,
-            retries,
-            success_rate: if finished == 0 {
-                0.0
-            } else {
-                completed as f64 / finished as f64
-            },
-            avg_duration_seconds: avg_ms.map(|ms| ms / 1000.0),
-            p50_duration_seconds: percentile(0.50)?.map(|ms| ms / 1000.0),
-            p95_duration_seconds: percentile(0.95)?.map(|ms| ms / 1000.0),
-            max_duration_seconds: max_ms.map(|ms| ms / 1000.0),
-        })
     }
 
     /// Deletes runs started more than `age` ago, with their steps and
@@ -406,28 +350,4 @@ impl HistoryStore {
             }
         }
     }
-}
-
-/// The nearest-rank percentile `p` of the finished runs' durations, in ms:
-/// the value at rank ceil(p * n) in ascending order. Plain `ORDER BY` and
-/// `OFFSET`, so every SQL database computes it the same way.
-fn percentile_ms(
-    db: &mut Database,
-    filter: &RunFilter,
-    timed: u64,
-    p: f64,
-) -> Result<Option<f64>, Error> {
-    if timed == 0 {
-        return Ok(None);
-    }
-    let rank = ((p * timed as f64).ceil() as u64).clamp(1, timed);
-    let mut conditions = filter_conditions(filter);
-    conditions.push_raw(FINISHED);
-    conditions.push_raw("duration_ms IS NOT NULL");
-    let offset = conditions.extra(Param::count(rank - 1));
-    let sql = format!(
-        "SELECT duration_ms FROM workflow_runs{} ORDER BY duration_ms LIMIT 1 OFFSET {offset}",
-        conditions.sql()
-    );
-    Ok(query_opt(db.exec(), &sql, &conditions.params, |row| row.float(0))?.flatten())
 }

@@ -185,6 +185,24 @@ impl TestDb {
         );
     }
 
+    /// Takes the database back to schema version 6, from before the
+    /// statistics rollup: its tables and triggers dropped, the runs kept.
+    pub fn undo_rollup_migration(&self) {
+        let triggers = if self.is_postgres() {
+            "DROP FUNCTION workflow_runs_rollup_note() CASCADE;"
+        } else {
+            "DROP TRIGGER workflow_runs_rollup_insert;
+             DROP TRIGGER workflow_runs_rollup_update;
+             DROP TRIGGER workflow_runs_rollup_delete;"
+        };
+        self.sql_batch(&format!(
+            "{triggers}
+             DROP TABLE workflow_rollup;
+             DROP TABLE workflow_rollup_pending;
+             DELETE FROM schema_migrations WHERE version > 6;"
+        ));
+    }
+
     /// Takes the write lock of the database the way another writer would,
     /// and keeps it until [`WriteLock::release`]: SQLite's `BEGIN IMMEDIATE`;
     /// on PostgreSQL the history tables locked `IN EXCLUSIVE MODE`, so reads

@@ -88,6 +88,7 @@ impl ToSql for Param<'_> {
             Param::Bool(v) => v.to_sql_checked(ty, out),
             Param::Time(v) => v.to_sql_checked(ty, out),
             Param::Json(map) => json_to_sql(map, ty, out),
+            Param::Bytes(bytes) => bytes.to_sql_checked(ty, out),
         }
     }
 
@@ -137,6 +138,22 @@ fn for_each_row(
     Ok(())
 }
 
+/// "WHru": the rollup's bucket locks, apart from the writers' own.
+const ROLLUP_LOCKS: i32 = 0x5748_7275;
+
+/// Transaction advisory locks, taken in one statement: a volatile function
+/// in the select list is evaluated after the sort, so in the keys' order.
+fn lock_keys(client: &mut impl GenericClient, keys: &[i32]) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    client.execute(
+        "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k ORDER BY k",
+        &[&ROLLUP_LOCKS, &keys],
+    )?;
+    Ok(())
+}
+
 /// One `Exec` for every client type: the connection itself (which
 /// reconnects first when needed), a bare client, or a transaction.
 macro_rules! exec_via {
@@ -155,6 +172,11 @@ macro_rules! exec_via {
             ) -> Result<(), Error> {
                 let $this = self;
                 for_each_row($client, sql, params, each)
+            }
+
+            fn lock_keys(&mut self, keys: &[i32]) -> Result<(), Error> {
+                let $this = self;
+                lock_keys($client, keys)
             }
         }
     };
@@ -182,6 +204,10 @@ impl Row for postgres::Row {
     }
 
     fn time(&self, i: usize, _column: &'static str) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Error> {
         Ok(self.try_get(i)?)
     }
 

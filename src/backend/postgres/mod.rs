@@ -16,6 +16,7 @@ use chrono::Utc;
 use super::OpenMode;
 use super::exec::Exec;
 use super::liveness::Liveness;
+use super::rollup;
 use super::target::redact;
 use crate::Error;
 use crate::backend::migrations::{self as schema, POSTGRES_MIGRATIONS, SCHEMA_VERSION};
@@ -232,6 +233,26 @@ impl Connection {
     ) -> Result<T, Error> {
         let mut tx = self.client()?.transaction()?;
         let out = work(&mut tx)?;
+        rollup::fold_pending(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl Connection {
+    /// Runs `work` in a read-only `REPEATABLE READ` transaction: every
+    /// query in it sees the same snapshot.
+    pub(crate) fn snapshot<T>(
+        &mut self,
+        work: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut tx = self
+            .client()?
+            .build_transaction()
+            .isolation_level(::postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let out = work(&mut tx)?;
         tx.commit()?;
         Ok(out)
     }
@@ -277,6 +298,8 @@ fn migrate(client: &mut ::postgres::Client) -> Result<(), Error> {
             &[&migration.version, &migration.name, &Utc::now()],
         )?;
     }
+    // A migration may have noted runs for the rollup (0007 notes them all).
+    rollup::fold_pending(&mut tx)?;
     tx.commit()?;
     Ok(())
 }

@@ -10,10 +10,10 @@ use postgres::types::ToSql;
 use super::Connection;
 use super::exec::dollar_placeholders;
 use crate::Error;
-use crate::backend::Batch;
 use crate::backend::param::Param;
 use crate::backend::table::Table;
 use crate::backend::tables::{EVENTS, RUNS, STEPS};
+use crate::backend::{Batch, rollup};
 
 /// `INSERT INTO table (columns) SELECT * FROM UNNEST($1::type[], ...)`.
 fn unnest_insert<R>(table: &Table<R>) -> String {
@@ -103,6 +103,7 @@ impl Connection {
                 columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
             rows += tx.execute(sql.as_str(), &params)?;
         }
+        rollup::fold_pending(&mut tx)?;
         tx.commit()?;
         Ok(rows)
     }

@@ -24,6 +24,7 @@ impl ToSql for Param<'_> {
             Param::Time(v) => v.map_or(SqlValue::Null, |t| SqlValue::Text(format_timestamp(t))),
             // A map of JSON values always serializes.
             Param::Json(map) => SqlValue::Text(serde_json::to_string(map).unwrap_or_default()),
+            Param::Bytes(bytes) => return Ok(ToSqlOutput::Borrowed(ValueRef::Blob(bytes))),
         };
         Ok(ToSqlOutput::Owned(value))
     }
@@ -93,6 +94,10 @@ impl Row for rusqlite::Row<'_> {
         self.get::<_, Option<String>>(i)?
             .map(|text| parse_timestamp(column, &text))
             .transpose()
+    }
+
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.get(i)?)
     }
 
     fn json(&self, i: usize, column: &'static str) -> Result<JsonMap, Error> {

@@ -4,9 +4,9 @@
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 
 use crate::Error;
-use crate::backend::Batch;
 use crate::backend::table::Table;
 use crate::backend::tables::{EVENTS, RUNS, STEPS};
+use crate::backend::{Batch, rollup};
 
 /// Claims the batch's new ids, then writes runs, steps and events, in one
 /// transaction; returns the number of rows written. Nothing is written if
@@ -22,6 +22,7 @@ pub(crate) fn write_batch(
     let mut rows = write_all(&tx, &RUNS, runs, writer_id)?;
     rows += write_all(&tx, &STEPS, steps, writer_id)?;
     rows += write_all(&tx, &EVENTS, events, writer_id)?;
+    rollup::fold_pending(&mut tx)?;
     tx.commit()?;
     Ok(rows)
 }
