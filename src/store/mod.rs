@@ -19,7 +19,7 @@ use crate::backend::exec::{query, query_opt};
 use crate::backend::param::Param;
 use crate::backend::recovery::{self, Judge};
 use crate::backend::tables::{EVENTS, RUNS, STEPS, event_from_row, run_from_row, step_from_row};
-use crate::backend::{Database, DatabaseTarget, OpenMode, retention};
+use crate::backend::{Database, DatabaseTarget, OpenMode, retention, rollup};
 use crate::model::{RunEvent, RunFilter, StepRun, WorkflowRun};
 use filter::filter_conditions;
 
@@ -129,6 +129,11 @@ impl HistoryStore {
             recovery::count_abandoned(&mut db, abandon_after)?
         } else {
             recovery::recover_abandoned(&mut db, abandon_after, Judge::Reader)?;
+            // Changes made by hand since the last writer: folded in now, so
+            // statistics read the rollup again.
+            if rollup::has_pending(db.exec())? {
+                db.transaction(rollup::fold_pending)?;
+            }
             0
         };
         drop(db);
