@@ -45,6 +45,10 @@ const MEASUREMENT: Duration = Duration::from_secs(5);
 /// The issue's targets.
 const LIST_AND_DETAIL_P99: Duration = Duration::from_millis(5);
 const STATISTICS_30_DAYS_P99: Duration = Duration::from_millis(50);
+/// Statistics for any combination of filters, and per workflow over the
+/// whole history.
+const STATISTICS_ANY_P99: Duration = Duration::from_millis(50);
+const STATISTICS_BY_WORKFLOW_P99: Duration = Duration::from_millis(100);
 
 const SELECT_RUNS: &str = "SELECT run_id, workflow_name, domain, partition_key, status, \
      started_at, completed_at, duration_ms, params, outputs, error, error_category, metrics, \
@@ -98,6 +102,8 @@ fn database() -> (PathBuf, u64) {
 /// What the varied parameters are drawn from.
 struct Fixture {
     store: HistoryStore,
+    /// The database file, for the comparison with the runs table alone.
+    path: PathBuf,
     /// A read-only connection of our own, for plans and setup only.
     raw: Connection,
     workflows: Vec<String>,
@@ -150,6 +156,7 @@ impl Fixture {
             .with_timezone(&Utc);
         Fixture {
             store,
+            path,
             raw,
             workflows,
             completed,
@@ -189,6 +196,61 @@ impl Fixture {
 
     fn since_30_days(&self) -> DateTime<Utc> {
         self.latest - chrono::Duration::days(30)
+    }
+
+    /// The `i`th of all combinations of the filters statistics take: each
+    /// of workflow, domain and status there or not, and a time window
+    /// anywhere in the history, open or closed at either end.
+    fn any_filter(&self, i: u64) -> RunFilter {
+        let bits = mix(i ^ 0x5747);
+        let first = self.latest - chrono::Duration::days(generate::HISTORY_DAYS);
+        let span_us = (self.latest - first).num_microseconds().unwrap_or(i64::MAX);
+        let at = |r: u64| first + chrono::Duration::microseconds((r % span_us as u64) as i64);
+        let (a, b) = (at(mix(i ^ 1)), at(mix(i ^ 2)));
+        let (since, until) = (a.min(b), a.max(b));
+        RunFilter {
+            workflow_name: (bits & 1 != 0).then(|| self.workflow(i).to_owned()),
+            domain: (bits & 2 != 0).then(|| {
+                generate::DOMAINS[(bits >> 8) as usize % generate::DOMAINS.len()]
+                    .0
+                    .to_owned()
+            }),
+            status: (bits & 4 != 0).then(|| self.status(i)),
+            since: (bits & 8 != 0).then_some(since),
+            until: (bits & 16 != 0).then_some(until),
+            ..RunFilter::default()
+        }
+    }
+}
+
+/// While this lives, a change waits to be folded into the statistics
+/// rollup (a note that changes nothing), so the store answers from the
+/// runs table alone, as it did before the rollup: the comparison, measured
+/// in the same run.
+struct RunsTableOnly(Connection);
+
+/// The note's workflow name, which no run has.
+const NO_CHANGE: &str = "(benchmark: runs table only)";
+
+impl RunsTableOnly {
+    fn new(path: &std::path::Path) -> Self {
+        let conn = Connection::open(path).expect("open for writing");
+        conn.execute(
+            "INSERT INTO workflow_rollup_pending (sign, workflow_name, status, started_at, attempt) \
+             VALUES (0, ?1, 'COMPLETED', '1970-01-01T00:00:00.000000Z', 1)",
+            [NO_CHANGE],
+        )
+        .expect("note a change");
+        RunsTableOnly(conn)
+    }
+}
+
+impl Drop for RunsTableOnly {
+    fn drop(&mut self) {
+        let _ = self.0.execute(
+            "DELETE FROM workflow_rollup_pending WHERE workflow_name = ?1",
+            [NO_CHANGE],
+        );
     }
 }
 
@@ -303,15 +365,71 @@ fn cases(f: &Fixture) -> Vec<Case<'_>> {
         },
         Case {
             name: "statistics all".into(),
-            target: None,
-            sampling: Sampling::Flat,
+            target: Some(STATISTICS_ANY_P99),
+            sampling: Sampling::Linear,
             run: Box::new(|_| {
                 black_box(f.store.statistics(&RunFilter::default()).expect("stats"));
+            }),
+        },
+        Case {
+            name: "statistics any filters".into(),
+            target: Some(STATISTICS_ANY_P99),
+            sampling: Sampling::Linear,
+            run: Box::new(|i| {
+                black_box(f.store.statistics(&f.any_filter(i)).expect("stats"));
+            }),
+        },
+        Case {
+            name: "statistics by workflow all".into(),
+            target: Some(STATISTICS_BY_WORKFLOW_P99),
+            sampling: Sampling::Linear,
+            run: Box::new(|_| {
+                let all = f.store.statistics_by_workflow(&RunFilter::default());
+                black_box(all.expect("stats"));
             }),
         },
     ]);
     cases.extend(keyset_cases(f));
     cases
+}
+
+/// The statistics cases again, answered from the runs table alone (see
+/// [`RunsTableOnly`]): latency table only.
+fn runs_table_cases(f: &Fixture) -> Vec<Case<'_>> {
+    let stats = |name: &str, filter: fn(&Fixture, u64) -> RunFilter| Case {
+        name: format!("{name} (runs table only)"),
+        target: None,
+        sampling: Sampling::None,
+        run: Box::new(move |i| {
+            black_box(f.store.statistics(&filter(f, i)).expect("stats"));
+        }),
+    };
+    vec![
+        Case {
+            name: "count_runs all (runs table only)".into(),
+            target: None,
+            sampling: Sampling::None,
+            run: Box::new(|_| {
+                black_box(f.store.count_runs(&RunFilter::default()).expect("count"));
+            }),
+        },
+        stats("statistics workflow 30 days", |f, i| RunFilter {
+            workflow_name: Some(f.workflow(i).to_owned()),
+            since: Some(f.since_30_days()),
+            ..RunFilter::default()
+        }),
+        stats("statistics all", |_, _| RunFilter::default()),
+        stats("statistics any filters", Fixture::any_filter),
+        Case {
+            name: "statistics by workflow all (runs table only)".into(),
+            target: None,
+            sampling: Sampling::None,
+            run: Box::new(|_| {
+                let all = f.store.statistics_by_workflow(&RunFilter::default());
+                black_box(all.expect("stats"));
+            }),
+        },
+    ]
 }
 
 /// The same deep pages as a keyset page would read them: after the last
@@ -527,7 +645,20 @@ fn print_plans(f: &Fixture) {
         &pct,
         &[&workflow, &since, &100],
     );
-    print_plan(&f.raw, "statistics all: counts", STATISTICS, &[]);
+    print_plan(
+        &f.raw,
+        "statistics from the rollup: whole buckets of one level",
+        "SELECT workflow_name, status, runs, retries, timed, duration_sum_us, duration_max_ms, \
+         durations FROM workflow_rollup WHERE level = ?1 AND bucket_start >= ?2 \
+         AND bucket_start < ?3 AND workflow_name = ?4",
+        &[&1, &0, &i64::MAX, &workflow],
+    );
+    print_plan(
+        &f.raw,
+        "statistics all: counts (runs table only)",
+        STATISTICS,
+        &[],
+    );
     let pct = format!("{PERCENTILE} WHERE {PERCENTILE_ORDER} ?1");
     print_plan(&f.raw, "statistics all: p50, p95", &pct, &[&500_000]);
     let (started_at, run_id) = ("2025-01-10T08:30:00.000000Z", run_id);
@@ -544,6 +675,10 @@ fn queries(c: &mut Criterion) {
     print_plans(&f);
     let cases = cases(&f);
     let medians = print_latencies(&cases);
+    {
+        let _only = RunsTableOnly::new(&f.path);
+        print_latencies(&runs_table_cases(&f));
+    }
 
     // Criterion compares with the last run of the same name: a quick run on
     // a smaller history gets names of its own.

@@ -179,6 +179,37 @@ impl Rng {
     }
 }
 
+/// Writes the runs numbered `range`, a transaction per
+/// [`RUNS_PER_TRANSACTION`].
+fn write_runs(
+    conn: &mut Connection,
+    rng: &mut Rng,
+    set: &Setting,
+    range: std::ops::Range<u64>,
+    started: Instant,
+) -> rusqlite::Result<()> {
+    let mut done = range.start;
+    while done < range.end {
+        let end = (done + RUNS_PER_TRANSACTION).min(range.end);
+        let tx = conn.transaction()?;
+        {
+            let mut ins = Inserts::new(&tx)?;
+            for i in done..end {
+                write_run(&mut ins, rng, set, i)?;
+            }
+        }
+        tx.commit()?;
+        done = end;
+        if done % 100_000 == 0 || done == range.end {
+            eprintln!(
+                "generate_history: {done} runs, {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The stored text of a time, as the writer formats it.
 fn stamp(micros: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(micros)
@@ -625,24 +656,27 @@ pub fn generate(path: &Path, runs: u64) -> Result<u64, Box<dyn std::error::Error
     };
     let mut rng = Rng::new(SEED);
     let started = Instant::now();
-    let mut done = 0;
-    while done < runs {
-        let end = (done + RUNS_PER_TRANSACTION).min(runs);
-        let tx = conn.transaction()?;
-        {
-            let mut ins = Inserts::new(&tx)?;
-            for i in done..end {
-                write_run(&mut ins, &mut rng, &set, i)?;
-            }
-        }
-        tx.commit()?;
-        done = end;
-        if done % 100_000 == 0 || done == runs {
-            eprintln!(
-                "generate_history: {done} of {runs} runs, {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-        }
+    write_runs(&mut conn, &mut rng, &set, 0..set.recent_from, started)?;
+    // Leave it as a writer would: in WAL mode, with the finished runs the
+    // inserts noted for the statistics rollup folded in (the library does
+    // that as it opens the file for writing). The runs still going are
+    // written after, so that opening it does not close them as abandoned.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.close().map_err(|(_, e)| e)?;
+    let folding = Instant::now();
+    drop(workflow_history::HistoryStore::open_sqlite(&partial)?);
+    eprintln!(
+        "generate_history: statistics rollup in {:.1} s",
+        folding.elapsed().as_secs_f64()
+    );
+    let mut conn = Connection::open(&partial)?;
+    write_runs(&mut conn, &mut rng, &set, set.recent_from..runs, started)?;
+    let pending: i64 =
+        conn.query_row("SELECT COUNT(*) FROM workflow_rollup_pending", [], |row| {
+            row.get(0)
+        })?;
+    if pending != 0 {
+        return Err(format!("{pending} finished runs were left out of the rollup").into());
     }
     let rows: i64 = conn.query_row(
         "SELECT (SELECT COUNT(*) FROM workflow_runs) + (SELECT COUNT(*) FROM workflow_step_runs) \
@@ -650,8 +684,6 @@ pub fn generate(path: &Path, runs: u64) -> Result<u64, Box<dyn std::error::Error
         [],
         |row| row.get(0),
     )?;
-    // Leave it as a writer would: in WAL mode.
-    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.close().map_err(|(_, e)| e)?;
     std::fs::rename(&partial, path)?;
     remove_database(&partial);

@@ -15,6 +15,13 @@ use crate::backend::param::Param;
 /// rolls up a whole history goes through it in pieces of this size.
 const CHANGES_PER_PASS: u32 = 10_000;
 
+/// How many locks buckets share. A transaction holds its locks until it
+/// ends, and PostgreSQL's lock table has room for a few thousand in all
+/// (`max_locks_per_transaction` times the connections): rolling up a
+/// whole history takes at most this many. Two buckets sharing a lock only
+/// make their writers take turns.
+const LOCK_SLOTS: u32 = 1024;
+
 /// Buckets read or written per statement (each binds up to 11 values).
 const BUCKETS_PER_STATEMENT: usize = 200;
 
@@ -40,8 +47,8 @@ impl Key {
         ]
     }
 
-    /// A stable 32-bit hash (FNV-1a), for the lock that orders writers
-    /// folding into the same bucket.
+    /// The lock that orders writers folding into the same bucket: one of
+    /// [`LOCK_SLOTS`], by a stable hash (FNV-1a) of the bucket.
     fn lock_key(&self) -> i32 {
         let mut hash: u32 = 0x811c_9dc5;
         let level = [self.level as u8];
@@ -59,7 +66,7 @@ impl Key {
                 hash = hash.wrapping_mul(0x0100_0193);
             }
         }
-        hash as i32
+        (hash % LOCK_SLOTS) as i32
     }
 }
 
@@ -77,28 +84,29 @@ struct Change {
 /// the transaction that made them, before it commits.
 pub(crate) fn fold_pending(db: &mut dyn Exec) -> Result<(), Error> {
     loop {
-        let changes = take_pending(db)?;
-        let taken = changes.len();
+        let (taken, changes) = take_pending(db)?;
         if taken > 0 {
             apply(db, changes)?;
         }
-        if taken < CHANGES_PER_PASS as usize {
+        if taken < u64::from(CHANGES_PER_PASS) {
             return Ok(());
         }
     }
 }
 
 /// Removes up to [`CHANGES_PER_PASS`] pending changes and sums them by
-/// bucket. On PostgreSQL a note another writer removed meanwhile is not
+/// bucket; returns how many it removed, and the sums. On PostgreSQL a note another writer removed meanwhile is not
 /// returned here, so each is folded in once.
-fn take_pending(db: &mut dyn Exec) -> Result<BTreeMap<Key, Change>, Error> {
+fn take_pending(db: &mut dyn Exec) -> Result<(u64, BTreeMap<Key, Change>), Error> {
     let mut changes: BTreeMap<Key, Change> = BTreeMap::new();
+    let mut taken = 0;
     db.for_each_row(
         "DELETE FROM workflow_rollup_pending WHERE change_id IN \
          (SELECT change_id FROM workflow_rollup_pending ORDER BY change_id LIMIT ?1) \
          RETURNING sign, workflow_name, domain, status, started_at, duration_ms, attempt",
         &[Param::count(u64::from(CHANGES_PER_PASS))],
         &mut |row| {
+            taken += 1;
             let sign = required(row.int(0)?, "sign")?.signum();
             let workflow_name = required(row.text(1)?, "workflow_name")?;
             let domain = row.text(2)?.unwrap_or_default();
@@ -125,7 +133,7 @@ fn take_pending(db: &mut dyn Exec) -> Result<BTreeMap<Key, Change>, Error> {
             Ok(())
         },
     )?;
-    Ok(changes)
+    Ok((taken, changes))
 }
 
 fn apply(db: &mut dyn Exec, changes: BTreeMap<Key, Change>) -> Result<(), Error> {
