@@ -200,7 +200,7 @@ fn write_runs(
         }
         tx.commit()?;
         done = end;
-        if done % 100_000 == 0 || done == range.end {
+        if done.is_multiple_of(100_000) || done == range.end {
             eprintln!(
                 "generate_history: {done} runs, {:.1} s",
                 started.elapsed().as_secs_f64()
