@@ -2,8 +2,10 @@
 //! p50 / p99 latency of a run list page and a run's detail, at 1, 8 and 32
 //! clients, each a keep-alive connection on loopback to the real router.
 //!
-//! The baseline is the same server reading through one connection (what
-//! the store did before it had a pool), measured in the same run.
+//! The baselines, measured in the same run: the same server reading
+//! through one connection (what the store did before it had a pool), and
+//! for the list also with its `total` counted from the runs table (as it
+//! was before the statistics rollup).
 //!
 //! `cargo bench --features server --bench http_load`. The history is
 //! `WORKFLOW_HISTORY_BENCH_DB` (an SQLite file, e.g. the one
@@ -15,6 +17,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "support/runs_table_only.rs"]
+mod runs_table_only;
+
+use runs_table_only::RunsTableOnly;
 use tracing_subscriber::prelude::*;
 use workflow_history::{HistoryLayer, HistoryStore, RunFilter};
 
@@ -178,9 +184,19 @@ fn main() {
     );
     println!("| request | clients | store | req/s | p50 | p99 |");
     println!("|---|---|---|---|---|---|");
+    // (store, connections, counted from the runs table alone)
+    let stores = [
+        ("one connection, runs table", Some(1), true),
+        ("one connection", Some(1), false),
+        ("pool", None, false),
+    ];
     for (name, targets) in [("list, limit 50", &list), ("run detail", &detail)] {
         for clients in CLIENTS {
-            for (store_name, connections) in [("one connection", Some(1)), ("pool", None)] {
+            for (store_name, connections, runs_table) in stores {
+                if runs_table && name != "list, limit 50" {
+                    continue;
+                }
+                let _runs_table = runs_table.then(|| RunsTableOnly::new(&path));
                 let store = match connections {
                     Some(n) => open().max_connections(n).expect("pool"),
                     None => open(),

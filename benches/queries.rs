@@ -16,6 +16,8 @@
 #[allow(dead_code)] // the example's `main` and command line are not used here
 #[path = "../examples/generate_history.rs"]
 mod generate;
+#[path = "support/runs_table_only.rs"]
+mod runs_table_only;
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use runs_table_only::RunsTableOnly;
 use rusqlite::{Connection, OpenFlags, ToSql};
 use workflow_history::{HistoryStore, RunFilter, WorkflowStatus};
 
@@ -220,37 +223,6 @@ impl Fixture {
             until: (bits & 16 != 0).then_some(until),
             ..RunFilter::default()
         }
-    }
-}
-
-/// While this lives, a change waits to be folded into the statistics
-/// rollup (a note that changes nothing), so the store answers from the
-/// runs table alone, as it did before the rollup: the comparison, measured
-/// in the same run.
-struct RunsTableOnly(Connection);
-
-/// The note's workflow name, which no run has.
-const NO_CHANGE: &str = "(benchmark: runs table only)";
-
-impl RunsTableOnly {
-    fn new(path: &std::path::Path) -> Self {
-        let conn = Connection::open(path).expect("open for writing");
-        conn.execute(
-            "INSERT INTO workflow_rollup_pending (sign, workflow_name, status, started_at, attempt) \
-             VALUES (0, ?1, 'COMPLETED', '1970-01-01T00:00:00.000000Z', 1)",
-            [NO_CHANGE],
-        )
-        .expect("note a change");
-        RunsTableOnly(conn)
-    }
-}
-
-impl Drop for RunsTableOnly {
-    fn drop(&mut self) {
-        let _ = self.0.execute(
-            "DELETE FROM workflow_rollup_pending WHERE workflow_name = ?1",
-            [NO_CHANGE],
-        );
     }
 }
 

@@ -158,13 +158,25 @@ fn tally(
         for buckets in &plan.buckets {
             read_buckets(db, filter, buckets, read, &mut tallies)?;
         }
+        // Each sliver gets one lower and one upper bound on `started_at`:
+        // given the filter's own as well, SQLite may range over those and
+        // read years of runs for a sliver of an hour.
+        let untimed = RunFilter {
+            since: None,
+            until: None,
+            ..filter.clone()
+        };
         for sliver in &plan.slivers {
-            let mut c = finished_conditions(filter);
-            if let Some(from) = sliver.from.and_then(from_micros) {
-                c.push("started_at", ">=", Param::from(from));
+            let mut c = finished_conditions(&untimed);
+            match (sliver.from.and_then(from_micros), filter.since) {
+                (Some(from), _) => c.push("started_at", ">=", Param::from(from)),
+                (None, Some(since)) => c.push("started_at", ">=", Param::from(since)),
+                (None, None) => {}
             }
-            if let Some(to) = sliver.to.and_then(from_micros) {
-                c.push("started_at", "<", Param::from(to));
+            match (sliver.to.and_then(from_micros), filter.until) {
+                (Some(to), _) => c.push("started_at", "<", Param::from(to)),
+                (None, Some(until)) => c.push("started_at", "<=", Param::from(until)),
+                (None, None) => {}
             }
             read_runs(db, c, &mut tallies)?;
         }
