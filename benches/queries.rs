@@ -314,93 +314,69 @@ fn cases(f: &Fixture) -> Vec<Case<'_>> {
                 black_box(count.expect("count"));
             }),
         },
-        Case {
-            name: "count_runs all".into(),
-            target: None,
-            sampling: Sampling::Flat,
-            run: Box::new(|_| {
-                black_box(f.store.count_runs(&RunFilter::default()).expect("count"));
+    ]);
+    cases.extend(statistics_cases(f, &f.store, "", Sampling::Linear));
+    cases.extend(keyset_cases(f));
+    cases
+}
+
+/// Counts and statistics through `store`: with targets (`sampling` other
+/// than [`Sampling::None`]), or as a comparison named with `label`.
+fn statistics_cases<'f>(
+    f: &'f Fixture,
+    store: &'f HistoryStore,
+    label: &str,
+    sampling: Sampling,
+) -> Vec<Case<'f>> {
+    let compared = sampling == Sampling::None;
+    let case = |name: &str, target: Option<Duration>, run: Box<dyn Fn(u64) + 'f>| Case {
+        name: format!("{name}{label}"),
+        target: target.filter(|_| !compared),
+        sampling,
+        run,
+    };
+    vec![
+        case(
+            "count_runs all",
+            None,
+            Box::new(|_| {
+                black_box(store.count_runs(&RunFilter::default()).expect("count"));
             }),
-        },
-        Case {
-            name: "statistics workflow 30 days".into(),
-            target: Some(STATISTICS_30_DAYS_P99),
-            sampling: Sampling::Linear,
-            run: Box::new(|i| {
-                let stats = f.store.statistics(&RunFilter {
+        ),
+        case(
+            "statistics workflow 30 days",
+            Some(STATISTICS_30_DAYS_P99),
+            Box::new(|i| {
+                let stats = store.statistics(&RunFilter {
                     workflow_name: Some(f.workflow(i).to_owned()),
                     since: Some(f.since_30_days()),
                     ..RunFilter::default()
                 });
                 black_box(stats.expect("statistics"));
             }),
-        },
-        Case {
-            name: "statistics all".into(),
-            target: Some(STATISTICS_ANY_P99),
-            sampling: Sampling::Linear,
-            run: Box::new(|_| {
-                black_box(f.store.statistics(&RunFilter::default()).expect("stats"));
+        ),
+        case(
+            "statistics all",
+            Some(STATISTICS_ANY_P99),
+            Box::new(|_| {
+                black_box(store.statistics(&RunFilter::default()).expect("stats"));
             }),
-        },
-        Case {
-            name: "statistics any filters".into(),
-            target: Some(STATISTICS_ANY_P99),
-            sampling: Sampling::Linear,
-            run: Box::new(|i| {
-                black_box(f.store.statistics(&f.any_filter(i)).expect("stats"));
+        ),
+        case(
+            "statistics any filters",
+            Some(STATISTICS_ANY_P99),
+            Box::new(|i| {
+                black_box(store.statistics(&f.any_filter(i)).expect("stats"));
             }),
-        },
-        Case {
-            name: "statistics by workflow all".into(),
-            target: Some(STATISTICS_BY_WORKFLOW_P99),
-            sampling: Sampling::Linear,
-            run: Box::new(|_| {
-                let all = f.store.statistics_by_workflow(&RunFilter::default());
+        ),
+        case(
+            "statistics by workflow all",
+            Some(STATISTICS_BY_WORKFLOW_P99),
+            Box::new(|_| {
+                let all = store.statistics_by_workflow(&RunFilter::default());
                 black_box(all.expect("stats"));
             }),
-        },
-    ]);
-    cases.extend(keyset_cases(f));
-    cases
-}
-
-/// The statistics cases again, answered from the runs table alone (see
-/// [`RunsTableOnly`]): latency table only.
-fn runs_table_cases(f: &Fixture) -> Vec<Case<'_>> {
-    let stats = |name: &str, filter: fn(&Fixture, u64) -> RunFilter| Case {
-        name: format!("{name} (runs table only)"),
-        target: None,
-        sampling: Sampling::None,
-        run: Box::new(move |i| {
-            black_box(f.store.statistics(&filter(f, i)).expect("stats"));
-        }),
-    };
-    vec![
-        Case {
-            name: "count_runs all (runs table only)".into(),
-            target: None,
-            sampling: Sampling::None,
-            run: Box::new(|_| {
-                black_box(f.store.count_runs(&RunFilter::default()).expect("count"));
-            }),
-        },
-        stats("statistics workflow 30 days", |f, i| RunFilter {
-            workflow_name: Some(f.workflow(i).to_owned()),
-            since: Some(f.since_30_days()),
-            ..RunFilter::default()
-        }),
-        stats("statistics all", |_, _| RunFilter::default()),
-        stats("statistics any filters", Fixture::any_filter),
-        Case {
-            name: "statistics by workflow all (runs table only)".into(),
-            target: None,
-            sampling: Sampling::None,
-            run: Box::new(|_| {
-                let all = f.store.statistics_by_workflow(&RunFilter::default());
-                black_box(all.expect("stats"));
-            }),
-        },
+        ),
     ]
 }
 
@@ -649,8 +625,15 @@ fn queries(c: &mut Criterion) {
     let medians = print_latencies(&cases);
     {
         let _only = RunsTableOnly::new(&f.path);
-        print_latencies(&runs_table_cases(&f));
+        print_latencies(&statistics_cases(
+            &f,
+            &f.store,
+            " (runs table only)",
+            Sampling::None,
+        ));
     }
+    #[cfg(feature = "postgres")]
+    postgres_side::compare(&f);
 
     // Criterion compares with the last run of the same name: a quick run on
     // a smaller history gets names of its own.
@@ -689,6 +672,116 @@ fn queries(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The statistics cases on PostgreSQL, when `WORKFLOW_HISTORY_BENCH_PG_URL`
+/// names a server: the same runs (the runs table only: statistics read
+/// nothing else), copied once into a schema of their own and rolled up
+/// there by the library.
+#[cfg(feature = "postgres")]
+mod postgres_side {
+    use super::*;
+    use std::io::Write;
+
+    const URL_VAR: &str = "WORKFLOW_HISTORY_BENCH_PG_URL";
+    const COLUMNS: &str = "run_id, workflow_name, domain, partition_key, status, started_at, \
+                           completed_at, duration_ms, created_at, triggered_by, attempt";
+
+    pub fn compare(f: &Fixture) {
+        let Some(base) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
+            println!("(set {URL_VAR} for the same statistics on PostgreSQL)");
+            return;
+        };
+        let url = load(&base, f);
+        let store = HistoryStore::connect_read_only(&url).expect("PostgreSQL store");
+        print_latencies(&statistics_cases(
+            f,
+            &store,
+            " (PostgreSQL)",
+            Sampling::None,
+        ));
+    }
+
+    /// The URL of the schema holding the runs, loaded on first use.
+    fn load(base: &str, f: &Fixture) -> String {
+        let schema = format!("wh_bench_history_{}", f.runs);
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        let mut client = postgres::Client::connect(base, postgres::NoTls).expect("connect");
+        let marker = format!("{schema}.bench_loaded");
+        let loaded: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&marker])
+            .and_then(|row| row.try_get(0))
+            .expect("look for the loaded history");
+        if loaded {
+            return url;
+        }
+        let started = Instant::now();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
+            .expect("schema");
+        let (layer, guard) = workflow_history::HistoryLayer::builder()
+            .database_url(&url)
+            .build()
+            .expect("create the history's tables");
+        drop(layer);
+        guard.shutdown().expect("shutdown");
+        let mut pg = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        let mut copy = pg
+            .copy_in(&format!("COPY workflow_runs ({COLUMNS}) FROM STDIN"))
+            .expect("copy");
+        let mut stmt = f
+            .raw
+            .prepare(&format!("SELECT {COLUMNS} FROM workflow_runs"))
+            .expect("select runs");
+        let mut rows = stmt.query([]).expect("runs");
+        let mut line = String::new();
+        while let Some(row) = rows.next().expect("run") {
+            line.clear();
+            for i in 0..11 {
+                if i > 0 {
+                    line.push('\t');
+                }
+                match row.get_ref(i).expect("value") {
+                    rusqlite::types::ValueRef::Null => line.push_str("\\N"),
+                    rusqlite::types::ValueRef::Integer(n) => line.push_str(&n.to_string()),
+                    rusqlite::types::ValueRef::Real(x) => line.push_str(&x.to_string()),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        for c in String::from_utf8_lossy(t).chars() {
+                            match c {
+                                '\\' => line.push_str("\\\\"),
+                                '\t' => line.push_str("\\t"),
+                                '\n' => line.push_str("\\n"),
+                                '\r' => line.push_str("\\r"),
+                                c => line.push(c),
+                            }
+                        }
+                    }
+                    rusqlite::types::ValueRef::Blob(_) => panic!("no blobs in workflow_runs"),
+                }
+            }
+            line.push('\n');
+            copy.write_all(line.as_bytes()).expect("copy a run");
+        }
+        copy.finish().expect("finish the copy");
+        let copied = started.elapsed();
+        // A store that can write folds the copy's notes into the rollup.
+        drop(HistoryStore::connect(&url).expect("roll up"));
+        println!(
+            "PostgreSQL: {} runs copied in {:.1} s, rolled up in {:.1} s",
+            f.runs,
+            copied.as_secs_f64(),
+            (started.elapsed() - copied).as_secs_f64()
+        );
+        client
+            .batch_execute(&format!(
+                "ANALYZE {schema}.workflow_runs; CREATE TABLE {marker} ()"
+            ))
+            .expect("mark the history loaded");
+        url
+    }
 }
 
 criterion_group! {

@@ -394,7 +394,9 @@ fn random_history_case(db: &TestDb) {
         ..Config::default()
     });
     let case = (
-        prop::collection::vec(new_run(), 1..250),
+        // Past 1,000 durations in whole buckets the percentiles come from
+        // the sketch; below, from the runs: sizes on both sides.
+        prop::collection::vec(new_run(), 1..2_500),
         prop::collection::vec((any::<prop::sample::Index>(), 0u8..3), 0..12),
         prop::option::of(bound()),
         prop::collection::vec(filter(), 12),

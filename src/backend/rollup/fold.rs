@@ -212,7 +212,7 @@ fn read_buckets(
             domain: required(row.text(3)?, "domain")?,
             status: required(row.text(4)?, "status")?,
         };
-        into.insert(key, Summary::read(row, 5, true)?);
+        into.insert(key, Summary::read(row, 5)?);
         Ok(())
     })
 }

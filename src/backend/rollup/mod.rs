@@ -23,9 +23,6 @@ use sketch::Sketch;
 pub(crate) const SUMMARY_COLUMNS: &str =
     "runs, retries, timed, duration_sum_us, duration_max_ms, durations";
 
-/// [`SUMMARY_COLUMNS`] without the sketch, for counts.
-pub(crate) const COUNT_COLUMNS: &str = "runs, retries, timed, duration_sum_us, duration_max_ms";
-
 /// Finished runs summed: their number, retries and durations.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Summary {
@@ -83,9 +80,8 @@ impl Summary {
             && (self.timed > 0 || (self.sum_us == 0 && self.max_ms.is_none()))
     }
 
-    /// Reads [`SUMMARY_COLUMNS`] from `row`, starting at column `at`; with
-    /// `durations` false the sketch is not read (a count needs none).
-    pub(crate) fn read(row: &dyn Row, at: usize, durations: bool) -> Result<Summary, Error> {
+    /// Reads [`SUMMARY_COLUMNS`] from `row`, starting at column `at`.
+    pub(crate) fn read(row: &dyn Row, at: usize) -> Result<Summary, Error> {
         let mut summary = Summary {
             runs: required(row.int(at)?, "runs")?,
             retries: required(row.int(at + 1)?, "retries")?,
@@ -94,11 +90,9 @@ impl Summary {
             max_ms: row.float(at + 4)?,
             durations: Sketch::default(),
         };
-        if durations {
-            summary
-                .durations
-                .merge_encoded(&required(row.bytes(at + 5)?, "durations")?)?;
-        }
+        summary
+            .durations
+            .merge_encoded(&required(row.bytes(at + 5)?, "durations")?)?;
         Ok(summary)
     }
 }
