@@ -278,14 +278,14 @@ fn check_same(got: &RunStatistics, want: &RunStatistics, what: &str) -> Result<(
     Ok(())
 }
 
-/// A time on one of a few bucket boundaries (of an hour, a day, 32 days)
+/// A time on one of a few bucket boundaries (an hour, a day, 32, 512 days)
 /// or within 2 µs of one, where off-by-one mistakes live, in microseconds
 /// since the epoch. Runs and filters draw from the same few, so a run
 /// often sits right at a filter's edge.
 fn near_boundary() -> impl Strategy<Value = i64> {
     let origin = (base() - Duration::days(100)).timestamp();
     (
-        prop::sample::select(vec![3_600i64, 86_400, 32 * 86_400]),
+        prop::sample::select(vec![3_600i64, 86_400, 32 * 86_400, 512 * 86_400]),
         1i64..4,
         -2i64..=2,
     )
@@ -500,7 +500,7 @@ backends! {
             let w = width * 1_000_000;
             (base().timestamp_micros().div_euclid(w) + 1) * w
         };
-        let times: Vec<i64> = [3_600, 86_400, 32 * 86_400]
+        let times: Vec<i64> = [3_600, 86_400, 32 * 86_400, 512 * 86_400]
             .into_iter()
             .flat_map(|width| [-2, -1, 0, 1, 2].map(|d| boundary(width) + d))
             .collect();

@@ -1,7 +1,8 @@
 -- Statistics from a rollup: per workflow, domain, status and time bucket
--- (an hour, a day, 32 days), the count of finished runs, their retries, and
--- their durations: how many are timed, their sum in microseconds, their
--- maximum, and a sketch (log-spaced bins, within 1%) for percentiles.
+-- (an hour, a day, 32 and 512 days), the count of finished runs, their
+-- retries, and their durations: how many are timed, their sum in
+-- microseconds, their maximum, and a sketch (log-spaced bins, within 1%)
+-- for percentiles.
 -- Only finished runs are rolled up; open ones are few and counted from the
 -- runs table. `domain` is '' for a run without one.
 --

@@ -1,7 +1,7 @@
 //! Which whole buckets of the rollup make up a time range, and which
 //! slivers at its edges must be read from the runs themselves.
 //!
-//! Buckets come in three widths, each a whole number of the next smaller
+//! Buckets come in four widths, each a whole number of the next smaller
 //! and all aligned to the Unix epoch, so every run is in exactly one bucket
 //! of each. A range takes the widest buckets that fit inside it, narrower
 //! ones in what is left at either end, and reads the runs of the last
@@ -9,8 +9,11 @@
 
 use chrono::{DateTime, Utc};
 
-/// Bucket widths in seconds, by level: an hour, a day, 32 days.
-pub(crate) const LEVELS: [i64; 3] = [3_600, 86_400, 32 * 86_400];
+/// Bucket widths in seconds, by level: an hour, a day, 32 days, 512 days.
+/// The widest keeps a query over the whole history to a few rows per
+/// workflow and status; the narrowest keeps the slivers read from the runs
+/// under an hour at each end.
+pub(crate) const LEVELS: [i64; 4] = [3_600, 86_400, 32 * 86_400, 512 * 86_400];
 
 const MICROS: i64 = 1_000_000;
 
@@ -191,7 +194,7 @@ mod tests {
         assert_eq!(
             c.buckets,
             [Buckets {
-                level: 2,
+                level: LEVELS.len() - 1,
                 from: None,
                 to: None
             }]
