@@ -550,6 +550,18 @@ backends! {
         check_filter(&store, &rows, &RunFilter::default()).unwrap_or_else(|e| panic!("{e}"));
     }
 
+    fn a_damaged_bucket_is_summed_again_from_its_runs(db) {
+        record_live_runs(db);
+        // Every bucket's sketch made unreadable (text, or bytes twice over),
+        // then a run of each bucket changed by hand.
+        db.sql_batch("UPDATE workflow_rollup SET durations = durations || durations");
+        db.sql_batch("UPDATE workflow_runs SET duration_ms = duration_ms + 1");
+        let store = db.store();
+        assert_eq!(pending(db), 0, "the fold went through");
+        let rows: Vec<StoredRun> = db.sql_query(STORED, &[]);
+        check_filter(&store, &rows, &RunFilter::default()).unwrap_or_else(|e| panic!("{e}"));
+    }
+
     fn the_writer_folds_in_what_was_changed_by_hand(db) {
         record_live_runs(db);
         let before = db.store().statistics(&RunFilter::default()).expect("statistics");

@@ -148,20 +148,23 @@ fn apply(db: &mut dyn Exec, changes: BTreeMap<Key, Change>) -> Result<(), Error>
     }
     let mut write = Vec::new();
     for (key, change) in &changes {
-        let before = stored.remove(key);
+        let found = stored.remove(key);
+        let exists = found.is_some();
+        let before = found.flatten();
         let mut after = before.clone().unwrap_or_default();
         after.merge(&change.summary);
         let stored_max = before.as_ref().and_then(|b| b.max_ms);
         let max_may_be_gone = change
             .removed_max_ms
             .is_some_and(|removed| stored_max.is_none_or(|max| removed >= max));
-        let after = if max_may_be_gone || !after.is_consistent() {
+        let unreadable = exists && before.is_none();
+        let after = if unreadable || max_may_be_gone || !after.is_consistent() {
             recount(db, key)?
         } else {
             after
         };
         if after.runs == 0 {
-            if before.is_some() {
+            if exists {
                 let [level, start, name, domain, status] = key.params();
                 db.execute(
                     "DELETE FROM workflow_rollup WHERE level = ?1 AND bucket_start = ?2 \
@@ -179,10 +182,13 @@ fn apply(db: &mut dyn Exec, changes: BTreeMap<Key, Change>) -> Result<(), Error>
     Ok(())
 }
 
+/// The stored buckets among `keys`; `None` for one that cannot be read
+/// (changed by hand), which is then summed again from its runs rather than
+/// failing every write that touches it.
 fn read_buckets(
     db: &mut dyn Exec,
     keys: &[&Key],
-    into: &mut BTreeMap<Key, Summary>,
+    into: &mut BTreeMap<Key, Option<Summary>>,
 ) -> Result<(), Error> {
     let rows: Vec<String> = (0..keys.len())
         .map(|i| {
@@ -212,7 +218,7 @@ fn read_buckets(
             domain: required(row.text(3)?, "domain")?,
             status: required(row.text(4)?, "status")?,
         };
-        into.insert(key, Summary::read(row, 5)?);
+        into.insert(key, Summary::read(row, 5).ok());
         Ok(())
     })
 }
