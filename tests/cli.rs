@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 
 use fill::{BILLING, FINRA, Fixture, QUALITY_ERROR, UNICODE};
 use serde_json::Value;
+use workflow_history::HistoryStore;
 
 const BIN: &str = env!("CARGO_BIN_EXE_workflow-history");
 
@@ -425,14 +426,22 @@ fn stats_overall_and_by_workflow() {
     assert_eq!(workflows[1]["total_runs"], 2);
     assert_eq!(workflows[1]["failed"], 1);
     assert_eq!(workflows[1]["success_rate"], 0.5);
-    assert!(workflows[1]["p95_duration_seconds"].as_f64().unwrap() >= 65.0);
+    // Across workflows the percentiles come from the rollup's sketch.
+    let p95 = workflows[1]["p95_duration_seconds"].as_f64().unwrap();
+    assert!(
+        (p95 - 65.0).abs() <= 65.0 * HistoryStore::PERCENTILE_ERROR,
+        "{p95}"
+    );
 
     let failed_only = json(&fx, &["stats", "--status", "failed"]);
     assert_eq!(failed_only["total_runs"], 1);
 
     let text = ok(&fx, &["stats", "--by", "workflow"]);
     assert!(text.contains("success rate  71.4%"), "{text}");
-    assert!(text.contains("duration p95  1m 05s"), "{text}");
+    assert!(
+        text.contains("duration p95  1m 05s") || text.contains("duration p95  1m 04s"),
+        "{text}"
+    );
     let finra_line = text.lines().find(|l| l.starts_with(FINRA)).unwrap();
     assert_eq!(
         finra_line.split_whitespace().take(4).collect::<Vec<_>>(),

@@ -125,16 +125,18 @@ pub(super) fn tally(
         read_open_runs(db, filter, &mut tallies)?;
     }
     let binned: i64 = tallies.values().map(Tally::binned_count).sum();
-    if binned > 0 && binned <= EXACT_UP_TO {
+    if binned > 0 && binned <= EXACT_UP_TO && filter.workflow_name.is_some() {
         read_durations_exactly(db, filter, &mut tallies)?;
     }
     Ok(tallies)
 }
 
-/// Up to this many durations from whole buckets, the selection is small
-/// enough to read every duration from the runs table (a few milliseconds
-/// at most), so its percentiles are exact rather than within the sketch's
-/// error: a weekly job's year of runs gets its true median.
+/// Up to this many durations from whole buckets of one workflow, the
+/// selection is small enough to read every duration from the runs table
+/// (a millisecond or so, through the workflow's own index), so its
+/// percentiles are exact rather than within the sketch's error: a weekly
+/// job's year of runs gets its true median. Across workflows no index
+/// holds just the selection, and the sketch answers.
 const EXACT_UP_TO: i64 = 1_000;
 
 /// Replaces the tallies' durations with every finished run's, read one by
