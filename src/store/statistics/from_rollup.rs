@@ -149,15 +149,24 @@ fn read_durations_exactly(
     for tally in tallies.values_mut() {
         tally.forget_durations();
     }
-    let mut c = finished_conditions(filter);
+    // The domain is checked here: in SQL it would let the planner range
+    // over the domain's index instead of the workflow's.
+    let by_workflow = RunFilter {
+        domain: None,
+        ..filter.clone()
+    };
+    let mut c = finished_conditions(&by_workflow);
     c.push_raw("duration_ms IS NOT NULL");
     let sql = format!(
-        "SELECT workflow_name, duration_ms FROM workflow_runs{}",
+        "SELECT workflow_name, domain, duration_ms FROM workflow_runs{}",
         c.sql()
     );
     db.for_each_row(&sql, &c.params, &mut |row| {
+        if filter.domain.as_ref().is_some_and(|d| !row_text_is(row, 1, d)) {
+            return Ok(());
+        }
         let workflow_name = required(row.text(0)?, "workflow_name")?;
-        if let (Some(tally), Some(ms)) = (tallies.get_mut(&workflow_name), row.float(1)?) {
+        if let (Some(tally), Some(ms)) = (tallies.get_mut(&workflow_name), row.float(2)?) {
             tally.add_exact_duration(ms);
         }
         Ok(())
