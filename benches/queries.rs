@@ -9,7 +9,10 @@
 //! `WORKFLOW_HISTORY_BENCH_RUNS=100000` uses (or makes) a smaller one for a
 //! quick run. Besides criterion's means, every query runs up to 500 times
 //! with varied parameters to report its p50 and p99 (targets are about
-//! tails), and the plan of the SQL it runs is printed. Deep pages are also
+//! tails), and the plan of the SQL it runs is printed. The statistics are
+//! measured again answering from the runs table alone (as before the
+//! rollup) and, with `WORKFLOW_HISTORY_BENCH_PG_URL` and the `postgres`
+//! feature, on PostgreSQL. Deep pages are also
 //! read the keyset way (SQL only: the store has no such call), to show what
 //! would keep them fast.
 

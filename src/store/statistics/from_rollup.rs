@@ -162,7 +162,11 @@ fn read_durations_exactly(
         c.sql()
     );
     db.for_each_row(&sql, &c.params, &mut |row| {
-        if filter.domain.as_ref().is_some_and(|d| !row_text_is(row, 1, d)) {
+        if filter
+            .domain
+            .as_ref()
+            .is_some_and(|d| !row_text_is(row, 1, d))
+        {
             return Ok(());
         }
         let workflow_name = required(row.text(0)?, "workflow_name")?;
