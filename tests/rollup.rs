@@ -562,6 +562,39 @@ backends! {
         check_filter(&store, &rows, &RunFilter::default()).unwrap_or_else(|e| panic!("{e}"));
     }
 
+    fn a_run_the_rollup_cannot_read_stops_no_writer(db) {
+        record_live_runs(db);
+        // A finished run written by hand with a start that is no time.
+        let odd_start = if db.is_postgres() { "'infinity'" } else { "'not a time'" };
+        db.sql_batch(&format!(
+            "INSERT INTO workflow_runs (run_id, workflow_name, status, started_at, duration_ms, \
+             created_at, attempt) VALUES ('odd', 'report', 'COMPLETED', {odd_start}, 5.0, {}, 1)",
+            literal_time(base())
+        ));
+        // Writers go on writing; statistics come from the runs table.
+        record_live_runs(db);
+        assert_eq!(db.count_rows("workflow_runs"), 9);
+        assert_eq!(pending(db), 1, "one standing note that the rollup cannot answer");
+        let store = db.store();
+        assert_eq!(store.statistics(&RunFilter::default()).expect("statistics").total_runs, 9);
+        // Once the run is mended, a rebuild brings the rollup back.
+        db.sql_batch("UPDATE workflow_runs SET started_at = created_at WHERE run_id = 'odd'");
+        store.rebuild_statistics().expect("rebuild");
+        assert_eq!(pending(db), 0);
+        let rows: Vec<StoredRun> = db.sql_query(STORED, &[]);
+        check_filter(&store, &rows, &RunFilter::default()).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn emptying_the_runs_table_empties_the_statistics(db) {
+        record_live_runs(db);
+        let empty = if db.is_postgres() { "TRUNCATE workflow_runs" } else { "DELETE FROM workflow_runs" };
+        db.sql_batch(empty);
+        let store = db.store();
+        assert_eq!(store.statistics(&RunFilter::default()).expect("statistics").total_runs, 0);
+        assert_eq!(store.count_runs(&RunFilter::default()).expect("count"), 0);
+        assert_eq!(db.count_rows("workflow_rollup"), 0);
+    }
+
     fn the_writer_folds_in_what_was_changed_by_hand(db) {
         record_live_runs(db);
         let before = db.store().statistics(&RunFilter::default()).expect("statistics");

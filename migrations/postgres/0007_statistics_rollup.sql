@@ -77,6 +77,18 @@ CREATE TRIGGER workflow_runs_rollup_delete AFTER DELETE ON workflow_runs
 FOR EACH ROW WHEN (OLD.status IN ('COMPLETED', 'FAILED', 'CANCELLED'))
 EXECUTE FUNCTION workflow_runs_rollup_note();
 
+-- TRUNCATE fires no row trigger: it empties the rollup with the runs.
+CREATE FUNCTION workflow_runs_rollup_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM workflow_rollup;
+    DELETE FROM workflow_rollup_pending;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER workflow_runs_rollup_truncate AFTER TRUNCATE ON workflow_runs
+FOR EACH STATEMENT EXECUTE FUNCTION workflow_runs_rollup_truncated();
+
 -- The history so far, noted as pending: folded into the rollup in the same
 -- transaction as this migration.
 INSERT INTO workflow_rollup_pending

@@ -189,7 +189,8 @@ impl TestDb {
     /// statistics rollup: its tables and triggers dropped, the runs kept.
     pub fn undo_rollup_migration(&self) {
         let triggers = if self.is_postgres() {
-            "DROP FUNCTION workflow_runs_rollup_note() CASCADE;"
+            "DROP FUNCTION workflow_runs_rollup_note() CASCADE;
+             DROP FUNCTION workflow_runs_rollup_truncated() CASCADE;"
         } else {
             "DROP TRIGGER workflow_runs_rollup_insert;
              DROP TRIGGER workflow_runs_rollup_update;

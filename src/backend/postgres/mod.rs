@@ -231,7 +231,7 @@ impl Connection {
         &mut self,
         work: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut tx = self.client()?.transaction()?;
+        let mut tx = self.write_transaction()?;
         let out = work(&mut tx)?;
         rollup::fold_pending(&mut tx)?;
         tx.commit()?;
@@ -240,6 +240,17 @@ impl Connection {
 }
 
 impl Connection {
+    /// A transaction that writes, at `READ COMMITTED` whatever the server's
+    /// default: folding into the rollup reads a bucket after waiting for
+    /// its lock, and must see what the writer before it committed.
+    pub(crate) fn write_transaction(&mut self) -> Result<::postgres::Transaction<'_>, Error> {
+        Ok(self
+            .client()?
+            .build_transaction()
+            .isolation_level(::postgres::IsolationLevel::ReadCommitted)
+            .start()?)
+    }
+
     /// Runs `work` in a read-only `REPEATABLE READ` transaction: every
     /// query in it sees the same snapshot.
     pub(crate) fn snapshot<T>(

@@ -84,7 +84,7 @@ impl Connection {
         writer_id: &str,
         batch: &mut dyn Batch,
     ) -> Result<u64, Error> {
-        let mut tx = self.client()?.transaction()?;
+        let mut tx = self.write_transaction()?;
         batch.claim(&mut tx)?;
         let (runs, steps, events) = batch.rows();
         let runs = last_by_key(runs, |r| r.run_id.as_str());

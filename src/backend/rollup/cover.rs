@@ -52,10 +52,11 @@ pub(crate) struct Cover {
 /// The cover of the runs started from `since` through `until` (both
 /// inclusive, as a run filter has them).
 pub(crate) fn cover(since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Cover {
-    // Stored times have microseconds: a run is in the range when its
+    // Stored times have microseconds, and the filter's bounds are bound to
+    // SQL cut to the microsecond: a run is in the range when its
     // microsecond is at or after `lo` and before `hi`.
-    let lo = since.map(|t| ceil_div(nanos(t), 1_000));
-    let hi = until.map(|t| nanos(t).div_euclid(1_000) + 1);
+    let lo = since.map(|t| t.timestamp_micros());
+    let hi = until.map(|t| t.timestamp_micros().saturating_add(1));
     let mut out = Cover::default();
     if let (Some(lo), Some(hi)) = (lo, hi)
         && lo >= hi
@@ -142,16 +143,6 @@ fn push_sliver(lo: Edge, hi: Edge, out: &mut Cover) {
         from: lo.sliver_bound(),
         to: hi.sliver_bound(),
     });
-}
-
-fn nanos(t: DateTime<Utc>) -> i64 {
-    // Out of i64 nanoseconds (before 1677 or after 2262) a range is
-    // clamped to the representable span, which no stored run leaves.
-    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 {
-        i64::MIN / 2
-    } else {
-        i64::MAX / 2
-    })
 }
 
 fn ceil_div(a: i64, b: i64) -> i64 {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::cover::{LEVELS, bucket_start};
 use super::{SUMMARY_COLUMNS, Summary};
 use crate::Error;
-use crate::backend::exec::{Exec, query, required};
+use crate::backend::exec::{Exec, Row, query, required};
 use crate::backend::param::Param;
 
 /// Changes taken from the pending table per statement: a migration that
@@ -99,41 +99,108 @@ pub(crate) fn fold_pending(db: &mut dyn Exec) -> Result<(), Error> {
 /// returned here, so each is folded in once.
 fn take_pending(db: &mut dyn Exec) -> Result<(u64, BTreeMap<Key, Change>), Error> {
     let mut changes: BTreeMap<Key, Change> = BTreeMap::new();
-    let mut taken = 0;
+    let (mut taken, mut unreadable) = (0, 0);
     db.for_each_row(
         "DELETE FROM workflow_rollup_pending WHERE change_id IN \
-         (SELECT change_id FROM workflow_rollup_pending ORDER BY change_id LIMIT ?1) \
+         (SELECT change_id FROM workflow_rollup_pending WHERE sign <> 0 \
+          ORDER BY change_id LIMIT ?1) \
          RETURNING sign, workflow_name, domain, status, started_at, duration_ms, attempt",
         &[Param::count(u64::from(CHANGES_PER_PASS))],
         &mut |row| {
             taken += 1;
-            let sign = required(row.int(0)?, "sign")?.signum();
-            let workflow_name = required(row.text(1)?, "workflow_name")?;
-            let domain = row.text(2)?.unwrap_or_default();
-            let status = required(row.text(3)?, "status")?;
-            let started_at: DateTime<Utc> = required(row.time(4, "started_at")?, "started_at")?;
-            let duration_ms = row.float(5)?;
-            let attempt = required(row.int(6)?, "attempt")?;
-            for level in 0..LEVELS.len() {
-                let key = Key {
-                    level,
-                    bucket_start: bucket_start(level, started_at),
-                    workflow_name: workflow_name.clone(),
-                    domain: domain.clone(),
-                    status: status.clone(),
-                };
-                let change = changes.entry(key).or_default();
-                change.summary.add_run(sign, attempt, duration_ms);
-                if sign < 0
-                    && let Some(ms) = duration_ms
-                {
-                    change.removed_max_ms = Some(change.removed_max_ms.map_or(ms, |m| m.max(ms)));
-                }
+            match Note::read(row) {
+                Ok(note) => note.add_to(&mut changes),
+                // A run written by hand with a value the library cannot
+                // read (a start that is not a time): failing here would
+                // fail every write after it.
+                Err(_) => unreadable += 1,
             }
             Ok(())
         },
     )?;
+    if unreadable > 0 {
+        mark_untrusted(db)?;
+    }
     Ok((taken, changes))
+}
+
+/// Leaves a standing note that changes nothing (sign 0), which folds never
+/// take: while it is there, statistics are read from the runs table alone
+/// (see [`super::has_pending`]). [`rebuild`] clears it.
+fn mark_untrusted(db: &mut dyn Exec) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO workflow_rollup_pending \
+         (sign, workflow_name, status, started_at, attempt) VALUES (0, ?1, 'COMPLETED', ?2, 1)",
+        &[
+            Param::text("(a change the rollup could not read)"),
+            Param::from(DateTime::<Utc>::UNIX_EPOCH),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Sums the rollup again from every finished run, in the caller's
+/// transaction: for a history whose runs were changed by hand in a way the
+/// rollup could not follow.
+pub(crate) fn rebuild(db: &mut dyn Exec) -> Result<(), Error> {
+    db.execute("DELETE FROM workflow_rollup", &[])?;
+    db.execute("DELETE FROM workflow_rollup_pending", &[])?;
+    db.execute(
+        "INSERT INTO workflow_rollup_pending \
+         (sign, workflow_name, domain, status, started_at, duration_ms, attempt) \
+         SELECT 1, workflow_name, domain, status, started_at, duration_ms, attempt \
+         FROM workflow_runs \
+         WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND started_at IS NOT NULL",
+        &[],
+    )?;
+    fold_pending(db)
+}
+
+/// One pending change, read.
+struct Note {
+    sign: i64,
+    workflow_name: String,
+    domain: String,
+    status: String,
+    started_at: DateTime<Utc>,
+    duration_ms: Option<f64>,
+    attempt: i64,
+}
+
+impl Note {
+    fn read(row: &dyn Row) -> Result<Note, Error> {
+        Ok(Note {
+            sign: required(row.int(0)?, "sign")?.signum(),
+            workflow_name: required(row.text(1)?, "workflow_name")?,
+            domain: row.text(2)?.unwrap_or_default(),
+            status: required(row.text(3)?, "status")?,
+            started_at: required(row.time(4, "started_at")?, "started_at")?,
+            duration_ms: row.float(5)?,
+            attempt: required(row.int(6)?, "attempt")?,
+        })
+    }
+
+    /// Adds the change to the bucket of each level it falls in.
+    fn add_to(&self, changes: &mut BTreeMap<Key, Change>) {
+        for level in 0..LEVELS.len() {
+            let key = Key {
+                level,
+                bucket_start: bucket_start(level, self.started_at),
+                workflow_name: self.workflow_name.clone(),
+                domain: self.domain.clone(),
+                status: self.status.clone(),
+            };
+            let change = changes.entry(key).or_default();
+            change
+                .summary
+                .add_run(self.sign, self.attempt, self.duration_ms);
+            if self.sign < 0
+                && let Some(ms) = self.duration_ms
+            {
+                change.removed_max_ms = Some(change.removed_max_ms.map_or(ms, |m| m.max(ms)));
+            }
+        }
+    }
 }
 
 fn apply(db: &mut dyn Exec, changes: BTreeMap<Key, Change>) -> Result<(), Error> {
@@ -266,22 +333,43 @@ fn recount(db: &mut dyn Exec, key: &Key) -> Result<Summary, Error> {
     let (Some(from), Some(to)) = (at(key.bucket_start), at(key.bucket_start + width)) else {
         return Ok(Summary::default());
     };
+    let params = [
+        Param::text(key.workflow_name.as_str()),
+        Param::text(key.domain.as_str()),
+        Param::text(key.status.as_str()),
+        from,
+        to,
+    ];
     let runs = query(
         db,
         "SELECT attempt, duration_ms FROM workflow_runs WHERE workflow_name = ?1 \
          AND COALESCE(domain, '') = ?2 AND status = ?3 AND started_at >= ?4 AND started_at < ?5",
-        &[
-            Param::text(key.workflow_name.as_str()),
-            Param::text(key.domain.as_str()),
-            Param::text(key.status.as_str()),
-            from,
-            to,
-        ],
+        &params,
         |row| Ok((required(row.int(0)?, "attempt")?, row.float(1)?)),
     )?;
     let mut summary = Summary::default();
     for (attempt, duration_ms) in runs {
         summary.add_run(1, attempt, duration_ms);
+    }
+    // Changes to these runs that still wait (for a later pass of this fold,
+    // or committed by another connection since this pass took its notes)
+    // are counted when they are folded in: the recount leaves them out.
+    let waiting = query(
+        db,
+        "SELECT sign, attempt, duration_ms FROM workflow_rollup_pending WHERE sign <> 0 \
+         AND workflow_name = ?1 AND COALESCE(domain, '') = ?2 AND status = ?3 \
+         AND started_at >= ?4 AND started_at < ?5",
+        &params,
+        |row| {
+            Ok((
+                required(row.int(0)?, "sign")?.signum(),
+                required(row.int(1)?, "attempt")?,
+                row.float(2)?,
+            ))
+        },
+    )?;
+    for (sign, attempt, duration_ms) in waiting {
+        summary.add_run(-sign, attempt, duration_ms);
     }
     Ok(summary)
 }

@@ -16,7 +16,7 @@ pub(crate) mod sketch;
 
 use crate::Error;
 use crate::backend::exec::{Exec, Row, query_opt, required};
-pub(crate) use fold::fold_pending;
+pub(crate) use fold::{fold_pending, rebuild};
 use sketch::Sketch;
 
 /// The summary columns of `workflow_rollup`, in [`Summary::read`] order.

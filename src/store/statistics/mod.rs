@@ -32,6 +32,28 @@ impl HistoryStore {
     /// ```
     pub const PERCENTILE_ERROR: f64 = RELATIVE_ERROR;
 
+    /// Sums the statistics rollup again from every run, in one
+    /// transaction.
+    ///
+    /// The rollup follows every change to `workflow_runs`, including
+    /// changes made by hand with SQL, with one exception: a run whose values
+    /// it cannot read (a `started_at` that is not a time, say). Statistics
+    /// are then read from the runs table alone, exactly but slower, until
+    /// the rows are mended and this is called.
+    ///
+    /// ```no_run
+    /// # fn docs() -> Result<(), workflow_history::Error> {
+    /// let store = workflow_history::HistoryStore::open_sqlite("history.db")?;
+    /// store.rebuild_statistics()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A failed query, or a store that cannot write.
+    pub fn rebuild_statistics(&self) -> Result<(), Error> {
+        self.db()?.transaction(rollup::rebuild)
+    }
+
     /// How many runs match the filter (its limit and offset are ignored;
     /// with a cursor, those after it).
     pub fn count_runs(&self, filter: &RunFilter) -> Result<u64, Error> {
