@@ -106,13 +106,15 @@ pub(crate) fn session_lock_key(writer_id: &str) -> (i32, i32) {
     /// "WHwr": this crate's writers, apart from any other user of
     /// advisory locks.
     const NAMESPACE: i32 = 0x5748_7772;
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in writer_id.bytes() {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    (NAMESPACE, hash as i32)
+    (NAMESPACE, fnv1a(writer_id.bytes()) as i32)
+}
+
+/// The 32-bit FNV-1a hash of `bytes`: stable across builds and platforms,
+/// unlike std's hasher, so processes of any version agree on lock keys.
+pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u32 {
+    bytes.into_iter().fold(0x811c_9dc5, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]

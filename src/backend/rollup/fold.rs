@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::cover::{LEVELS, bucket_start};
-use super::{SUMMARY_COLUMNS, Summary};
+use super::{SUMMARY_COLUMNS, Summary, longest};
 use crate::Error;
 use crate::backend::exec::{Exec, Row, query, required};
+use crate::backend::liveness::fnv1a;
 use crate::backend::param::Param;
 
 /// Changes taken from the pending table per statement: a migration that
@@ -50,7 +51,6 @@ impl Key {
     /// The lock that orders writers folding into the same bucket: one of
     /// [`LOCK_SLOTS`], by a stable hash (FNV-1a) of the bucket.
     fn lock_key(&self) -> i32 {
-        let mut hash: u32 = 0x811c_9dc5;
         let level = [self.level as u8];
         let start = self.bucket_start.to_le_bytes();
         let parts: [&[u8]; 5] = [
@@ -60,13 +60,11 @@ impl Key {
             self.domain.as_bytes(),
             self.status.as_bytes(),
         ];
-        for part in parts {
-            for byte in part.iter().chain(&[0xff]) {
-                hash ^= u32::from(*byte);
-                hash = hash.wrapping_mul(0x0100_0193);
-            }
-        }
-        (hash % LOCK_SLOTS) as i32
+        // Each part ends in 0xff, which no UTF-8 text holds.
+        let bytes = parts
+            .into_iter()
+            .flat_map(|part| part.iter().copied().chain([0xff]));
+        (fnv1a(bytes) % LOCK_SLOTS) as i32
     }
 }
 
@@ -197,7 +195,7 @@ impl Note {
             if self.sign < 0
                 && let Some(ms) = self.duration_ms
             {
-                change.removed_max_ms = Some(change.removed_max_ms.map_or(ms, |m| m.max(ms)));
+                change.removed_max_ms = longest(change.removed_max_ms, Some(ms));
             }
         }
     }

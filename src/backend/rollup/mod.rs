@@ -49,7 +49,7 @@ impl Summary {
             self.sum_us = self.sum_us.saturating_add(sign.saturating_mul(micros(ms)));
             self.durations.add(ms, sign);
             if sign > 0 {
-                self.max_ms = Some(self.max_ms.map_or(ms, |m| m.max(ms)));
+                self.max_ms = longest(self.max_ms, Some(ms));
             }
         }
     }
@@ -60,10 +60,7 @@ impl Summary {
         self.retries += other.retries;
         self.timed += other.timed;
         self.sum_us = self.sum_us.saturating_add(other.sum_us);
-        self.max_ms = match (self.max_ms, other.max_ms) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        self.max_ms = longest(self.max_ms, other.max_ms);
         self.durations.merge(&other.durations);
     }
 
@@ -94,6 +91,14 @@ impl Summary {
             .durations
             .merge_encoded(&required(row.bytes(at + 5)?, "durations")?)?;
         Ok(summary)
+    }
+}
+
+/// The longer of two durations, either of which may be missing.
+pub(crate) fn longest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Runs summed for statistics, and the statistics of the sum.
 
 use crate::backend::rollup::sketch::{Sketch, nearest_rank};
-use crate::backend::rollup::{Summary, micros};
+use crate::backend::rollup::{Summary, longest, micros};
 use crate::model::RunStatistics;
 
 /// Runs summed for statistics: counts by status, and durations, binned
@@ -37,7 +37,7 @@ impl Tally {
         self.retries += summary.retries.max(0) as u64;
         self.timed += summary.timed.max(0) as u64;
         self.sum_us = self.sum_us.saturating_add(summary.sum_us);
-        self.max_ms = max(self.max_ms, summary.max_ms);
+        self.max_ms = longest(self.max_ms, summary.max_ms);
         self.binned.merge(&summary.durations);
     }
 
@@ -51,7 +51,7 @@ impl Tally {
         if let Some(ms) = duration_ms {
             self.timed += 1;
             self.sum_us = self.sum_us.saturating_add(micros(ms));
-            self.max_ms = max(self.max_ms, Some(ms));
+            self.max_ms = longest(self.max_ms, Some(ms));
             self.exact.push(ms);
         }
     }
@@ -80,7 +80,7 @@ impl Tally {
         self.retries += other.retries;
         self.timed += other.timed;
         self.sum_us = self.sum_us.saturating_add(other.sum_us);
-        self.max_ms = max(self.max_ms, other.max_ms);
+        self.max_ms = longest(self.max_ms, other.max_ms);
         self.binned.merge(&other.binned);
         self.exact.extend(other.exact);
     }
@@ -108,13 +108,6 @@ impl Tally {
             p95_duration_seconds: p95,
             max_duration_seconds: self.max_ms.map(seconds),
         }
-    }
-}
-
-fn max(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
     }
 }
 
